@@ -1,0 +1,64 @@
+"""Where everything lives. One variable, ``CREDIT_DATA_DIR``, is shared by Dagster,
+dbt, the CLI and the notebooks; everything else is derived from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _catalog_dir() -> Path:
+    return Path(os.environ.get("CREDIT_CATALOG_DIR", PROJECT_ROOT / "catalogs")).resolve()
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(Path(os.environ.get("CREDIT_DATA_DIR", PROJECT_ROOT / "data")).resolve())
+
+    @property
+    def inbox(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def sources(self) -> Path:
+        return self.data_dir / "sources"
+
+    @property
+    def archive(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_dir / "credit.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    def ensure(self) -> Paths:
+        for p in (self.inbox, self.archive, self.warehouse_dir, self.exports, self.reports):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def catalog_dir() -> Path:
+    return _catalog_dir()
