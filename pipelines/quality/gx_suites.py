@@ -1,0 +1,465 @@
+"""Validation documentation with great-expectations, generated from the catalogue.
+
+One expectation suite per category, built from the same ``Category.fields`` the pandera
+schemas come from: columns exist, required not null, conditionally required not null
+(``required_when``, as a row condition), enum values in set, enum lists well formed,
+dates between ``ingest.dates.earliest`` and the delivery date, ``not_before`` ordering,
+money / int bounds, code formats, record-key uniqueness.
+
+``run_validations`` validates each delivered file (one ``audit.loads`` row) *as
+delivered*: its loaded rows from ``raw.<category>`` plus its rejected rows from
+``audit.rejected_rows`` (the raw JSON mapped back to catalogue fields), so the Data Docs
+show what arrived, errors included. Personal values are masked before GX ever sees them.
+
+The context is a FILE context under ``$CREDIT_DATA_DIR/reports/gx`` with analytics off;
+dataframes are given to GX as pandas frames (batch parameter ``dataframe``).
+
+Offline Data Docs: GX 1.24 page templates load Bootstrap, jQuery, bootstrap-table,
+Font Awesome and Vega from public CDNs (cdn.jsdelivr.net, cdnjs, unpkg, stackpath,
+maxcdn, code.jquery.com). ``make_docs_offline`` removes those tags from every generated
+page and inlines a small local stylesheet, so the site opens from local files with zero
+network requests (tables are static; the CDN-only interactive filters are lost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..catalogue import Catalogue, Category, Field
+from ..textnorm import normalize_header
+from .masking import mask_ids, mask_personal
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+log = logging.getLogger(__name__)
+
+DATASOURCE = "warehouse"
+BATCH_DEFINITION = "delivered_file"
+_CODE_PATTERNS = {
+    "uscc": r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+    "reg_no": r"^\d{15}$",
+    "org_code": r"^[0-9A-Z]{8}-?[0-9X]$",
+    "region": r"^\d{6}$",
+    "industry": r"^[A-T](\d{2,4})?$",
+}
+_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_LIST_SPLIT = re.compile(r"[;；、,，]")
+
+
+def gx_root(data_dir: Path | str) -> Path:
+    return Path(data_dir) / "reports" / "gx"
+
+
+def docs_index(data_dir: Path | str) -> Path:
+    return gx_root(data_dir) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _settings(catalogue: Catalogue) -> dict[str, Any]:
+    try:
+        return dict(catalogue.setting("quality.gx") or {})
+    except KeyError:
+        return {}
+
+
+def _earliest(catalogue: Catalogue) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(catalogue.setting("ingest.dates.earliest")))
+    except KeyError:
+        return dt.datetime(1949, 10, 1)
+
+
+def _when_column(f: Field) -> str:
+    return f"_when_{f.name}"
+
+
+# --------------------------------------------------------------------------- suites
+
+
+def build_suite(category: Category, catalogue: Catalogue):
+    """The expectation suite of a category, from the catalogue only."""
+    import great_expectations as gx
+    from great_expectations.expectations.row_conditions import Column
+
+    E = gx.expectations
+    suite = gx.ExpectationSuite(
+        name=category.id,
+        meta={"category": category.id, "category_name": category.name, "catalogue_version": catalogue.version,
+              "notes": f"{category.name}（{category.id}）：由信息采集目录 v{catalogue.version} 自动生成"},
+    )
+
+    def add(exp, note: str) -> None:
+        exp.meta = {"notes": note}
+        suite.add_expectation(exp)
+
+    earliest = _earliest(catalogue)
+    try:
+        suspicious = float(catalogue.setting("ingest.money.suspicious_above"))
+    except KeyError:
+        suspicious = None
+    add(E.ExpectTableRowCountToBeBetween(min_value=1), "文件至少包含一行数据")
+    for f in category.fields:
+        label = f"{f.label}（{f.name}）"
+        add(E.ExpectColumnToExist(column=f.name), f"{label}：目录字段")
+        if f.required:
+            add(E.ExpectColumnValuesToNotBeNull(column=f.name), f"{label}：必填")
+        elif f.required_when:
+            cond = "、".join(f.required_when.in_)
+            unless = f"（已填 {'、'.join(f.unless_any)} 时除外）" if f.unless_any else ""
+            add(
+                E.ExpectColumnValuesToNotBeNull(column=f.name, row_condition=Column(_when_column(f)) == "Y"),
+                f"{label}：当{category.by_name[f.required_when.field].label}为{cond}时必填{unless}",
+            )
+        if f.type == "enum" and f.enum:
+            add(E.ExpectColumnValuesToBeInSet(column=f.name, value_set=list(f.enum)),
+                f"{label}：取值须为 {' / '.join(f.enum)}")
+        elif f.type == "enum_list" and f.enum:
+            alt = "|".join(re.escape(v) for v in f.enum)
+            add(E.ExpectColumnValuesToMatchRegex(column=f.name, regex=f"^({alt})(;({alt}))*$"),
+                f"{label}：一个或多个取值（{' / '.join(f.enum)}）")
+        elif f.type == "date":
+            kwargs: dict[str, Any] = {"min_value": earliest}
+            note = f"{label}：不早于 {earliest.date()}"
+            if f.not_future:
+                kwargs["max_value"] = {"$PARAMETER": "batch_date"}
+                note += "，不晚于报送日期"
+            add(E.ExpectColumnValuesToBeBetween(column=f.name, **kwargs), note)
+            if f.not_before:
+                other = category.by_name[f.not_before]
+                add(
+                    E.ExpectColumnPairValuesAToBeGreaterThanB(
+                        column_A=f.name, column_B=f.not_before, or_equal=True,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                    f"{label}：不早于{other.label}",
+                )
+        elif f.type in ("money", "int"):
+            mx = f.max
+            if f.min is not None or mx is not None:
+                kwargs = {}
+                if f.min is not None:
+                    kwargs["min_value"] = f.min
+                if mx == "current_year":
+                    kwargs["max_value"] = {"$PARAMETER": "current_year"}
+                elif mx is not None:
+                    kwargs["max_value"] = mx
+                add(E.ExpectColumnValuesToBeBetween(column=f.name, **kwargs),
+                    f"{label}：取值范围 {kwargs.get('min_value', '')} – {'当年' if mx == 'current_year' else kwargs.get('max_value', '')}")
+            if f.type == "money" and suspicious is not None:
+                add(E.ExpectColumnValuesToBeBetween(column=f.name, max_value=suspicious, severity="warning"),
+                    f"{label}：单位为万元，超过 {suspicious:g} 万元疑似按元填报（警告）")
+        elif f.type == "code" and f.code_kind in _CODE_PATTERNS and not f.personal:
+            add(E.ExpectColumnValuesToMatchRegex(column=f.name, regex=_CODE_PATTERNS[f.code_kind],
+                                                 severity="critical" if f.must_be_valid else "warning"),
+                f"{label}：{f.code_kind} 代码格式" + ("（必须有效）" if f.must_be_valid else "（由重错码治理修复，警告）"))
+    key = [k for k in category.record_key if k in category.by_name]
+    if key:
+        add(E.ExpectCompoundColumnsToBeUnique(column_list=key, severity="warning"),
+            "记录主键（" + "、".join(category.by_name[k].label for k in key) + "）在文件内唯一（重复即后者覆盖前者，警告）")
+    return suite
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _parse_date(v: Any) -> Any:
+    if v is None:
+        return pd.NaT
+    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
+        return pd.Timestamp(v)
+    s = str(v).strip()
+    m = _DATE_RE.match(s) or _DATE8_RE.match(s)
+    if not m:
+        return pd.NaT
+    try:
+        return pd.Timestamp(dt.date(int(m[1]), int(m[2]), int(m[3])))
+    except ValueError:
+        return pd.NaT
+
+
+def _rejected_frame(category: Category, rows: pd.DataFrame) -> pd.DataFrame:
+    """audit.rejected_rows.raw (original headers) → canonical field columns (strings)."""
+    out: list[dict[str, Any]] = []
+    hmap = category.header_map
+    for source_row, raw in zip(rows["source_row"], rows["raw"], strict=True):
+        try:
+            obj = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        except ValueError:
+            obj = {}
+        rec: dict[str, Any] = {"source_row": int(source_row), "_outcome": "rejected"}
+        for k, v in (obj or {}).items():
+            name = hmap.get(normalize_header(str(k)))
+            if name is None or name in rec:
+                continue
+            s = None if v is None else str(v).strip()
+            rec[name] = s or None
+        out.append(rec)
+    frame = pd.DataFrame(out)
+    for f in category.fields:
+        if f.name not in frame.columns:
+            frame[f.name] = None
+        col = frame[f.name]
+        if f.type == "enum" and f.enum_aliases:
+            frame[f.name] = col.map(lambda v, a=f.enum_aliases: a.get(v, v) if v is not None else None)
+        elif f.type == "enum_list":
+            frame[f.name] = col.map(
+                lambda v: None if v is None else ";".join(p.strip() for p in _LIST_SPLIT.split(v) if p.strip())
+            )
+    return frame
+
+
+def batch_frame(con, category: Category, source_file: str, batch_date: dt.date | None) -> pd.DataFrame:
+    """The delivered rows of one file, loaded and rejected, masked, typed for GX."""
+    fields = [f.name for f in category.fields]
+    parts: list[pd.DataFrame] = []
+    has_raw = con.execute(
+        "select count(*) from information_schema.tables where table_schema='raw' and table_name=?",
+        [category.id],
+    ).fetchall()[0][0]
+    if has_raw:
+        cols = ", ".join(f'"{c}"' for c in fields)
+        parts.append(
+            con.execute(
+                f"select source_row, 'loaded' as _outcome, {cols} from raw.\"{category.id}\" "
+                "where source_file = ? order by source_row",
+                [source_file],
+            ).df()
+        )
+    rej = con.execute(
+        "select source_row, raw::varchar as raw from audit.rejected_rows where source_file = ? order by source_row",
+        [source_file],
+    ).df()
+    if len(rej):
+        parts.append(_rejected_frame(category, rej))
+    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
+        pd.DataFrame(columns=["source_row", "_outcome", *fields])
+    )
+    for f in category.fields:
+        if f.name not in frame.columns:
+            frame[f.name] = None
+        col = frame[f.name]
+        if f.type == "date":
+            frame[f.name] = pd.to_datetime(col.map(_parse_date), errors="coerce")
+        elif f.type in ("money", "int"):
+            frame[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        else:
+            col = col.astype(object).where(col.notna(), None)
+            if f.personal:
+                col = col.map(lambda v: None if v is None else mask_personal(str(v)))
+            else:
+                col = col.map(lambda v: None if v is None else mask_ids(str(v)))
+            frame[f.name] = col
+    for f in category.fields:
+        if f.required_when:
+            target = frame[f.required_when.field].astype(object)
+            wanted = set(f.required_when.in_)
+            cond = target.map(
+                lambda v: v is not None and bool(wanted & set(str(v).split(";")))
+            )
+            for other in f.unless_any:
+                cond &= frame[other].isna()
+            frame[_when_column(f)] = cond.map({True: "Y", False: "N"})
+    return frame.sort_values("source_row", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- context
+
+
+def get_context(data_dir: Path | str):
+    """The FILE data context under ``reports/gx`` (analytics and progress bars off)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root = gx_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    changed = False
+    if ctx.variables.analytics_enabled is not False:
+        ctx.variables.analytics_enabled = False
+        changed = True
+    if ctx.variables.progress_bars is None or getattr(ctx.variables.progress_bars, "globally", None) is not False:
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        changed = True
+    if changed:
+        ctx.variables.save()
+    return ctx
+
+
+def _ensure_category(ctx, category: Category, catalogue: Catalogue, result_format: str):
+    import great_expectations as gx
+
+    ds = ctx.data_sources.add_or_update_pandas(DATASOURCE) if DATASOURCE not in ctx.data_sources.all() \
+        else ctx.data_sources.get(DATASOURCE)
+    try:
+        asset = ds.get_asset(category.id)
+    except LookupError:
+        asset = ds.add_dataframe_asset(name=category.id)
+    try:
+        bd = asset.get_batch_definition(BATCH_DEFINITION)
+    except (KeyError, LookupError):
+        bd = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+    suite = ctx.suites.add_or_update(build_suite(category, catalogue))
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=category.id, data=bd, suite=suite)
+    )
+    cp = ctx.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=category.id,
+            validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format={"result_format": result_format},
+        )
+    )
+    return cp
+
+
+def _run_name(source_file: str) -> str:
+    # Store keys may not contain '/'.
+    return re.sub(r"[\\/]+", "__", source_file)
+
+
+def _state_path(data_dir: Path | str, catalogue: Catalogue) -> Path:
+    return gx_root(data_dir) / str(_settings(catalogue).get("state_file", "validated_batches.json"))
+
+
+def run_validations(
+    data_dir: Path | str,
+    con,
+    catalogue: Catalogue,
+    batches: Iterable[str] | None = None,
+    *,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Validate delivered files and (re)build the offline Data Docs site.
+
+    ``batches``: source files (paths relative to the inbox, as in ``audit.loads``); by
+    default every file with status ``loaded`` or ``rejected_file`` not validated before
+    with the same sha256 (so a re-run is cheap and adds nothing). Returns a summary:
+    ``{"docs": path, "validated": [ {source_file, category, department_code, batch,
+    success, evaluated, failed, rows} ], "skipped": n}``.
+    """
+    import great_expectations as gx
+
+    data_dir = Path(data_dir)
+    settings = _settings(catalogue)
+    result_format = str(settings.get("result_format", "SUMMARY"))
+    state_path = _state_path(data_dir, catalogue)
+    state: dict[str, str] = {}
+    if state_path.exists() and not force:
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        except ValueError:
+            state = {}
+    loads = con.execute(
+        "select source_file, department_code, category, batch, batch_date, sha256, status "
+        "from audit.loads where status in ('loaded', 'rejected_file') and category is not null "
+        "order by batch_date, batch, source_file"
+    ).df()
+    if batches is not None:
+        wanted = set(batches)
+        loads = loads[loads["source_file"].isin(wanted)]
+    ctx = get_context(data_dir)
+    checkpoints: dict[str, Any] = {}
+    summary: list[dict[str, Any]] = []
+    skipped = 0
+    for row in loads.itertuples(index=False):
+        category = catalogue.category(row.category)
+        if category is None:
+            continue
+        if batches is None and state.get(row.source_file) == row.sha256:
+            skipped += 1
+            continue
+        if category.id not in checkpoints:
+            checkpoints[category.id] = _ensure_category(ctx, category, catalogue, result_format)
+        bdate = pd.Timestamp(row.batch_date) if row.batch_date is not None and not pd.isna(row.batch_date) \
+            else pd.Timestamp.today().normalize()
+        frame = batch_frame(con, category, row.source_file, bdate)
+        res = checkpoints[category.id].run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters={"batch_date": bdate.to_pydatetime(), "current_year": bdate.year},
+            run_id=gx.RunIdentifier(run_name=_run_name(row.source_file), run_time=dt.datetime.now(dt.UTC)),
+        )
+        for vr in res.run_results.values():
+            stats = vr.statistics
+            summary.append(
+                {
+                    "source_file": row.source_file,
+                    "category": category.id,
+                    "department_code": row.department_code,
+                    "batch": row.batch,
+                    "rows": len(frame),
+                    "success": bool(vr.success),
+                    "evaluated": int(stats.get("evaluated_expectations", 0)),
+                    "failed": int(stats.get("unsuccessful_expectations", 0)),
+                }
+            )
+        state[row.source_file] = row.sha256
+    if not summary and not docs_index(data_dir).exists():
+        # A clean state with nothing to validate still gets the suites documented.
+        for category in catalogue.categories.values():
+            _ensure_category(ctx, category, catalogue, result_format)
+    ctx.build_data_docs()
+    make_docs_offline(docs_index(data_dir).parent)
+    state_path.write_text(json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped}
+
+
+# --------------------------------------------------------------------------- offline docs
+
+_REMOTE_TAG = re.compile(
+    r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']\s*(?:https?:)?//[^\"']*[\"'][^>]*>(?:\s*</script>)?",
+    re.IGNORECASE,
+)
+_OFFLINE_MARK = "<!-- credit-warehouse: offline -->"
+_OFFLINE_CSS = """<style>
+/* Local replacement for the CDN Bootstrap/Font Awesome that GX pages reference. */
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;color:#1f2933;margin:0;background:#f5f7fa}
+.container,.container-fluid{padding:12px 20px;box-sizing:border-box;max-width:1400px;margin:0 auto}
+.row{display:flex;flex-wrap:wrap;gap:16px}.col-md-2,.col-md-3,.col-lg-2,.col-lg-3,.col-xl-2{flex:0 0 260px}
+.col-md-8,.col-md-9,.col-md-10,.col-lg-9,.col-lg-10,.col-xl-10,.col-12{flex:1 1 600px;min-width:0}
+.card{background:#fff;border:1px solid #d9e2ec;border-radius:6px;margin-bottom:14px;padding:0}
+.card-header{background:#eef2f7;padding:8px 12px;font-weight:600;border-bottom:1px solid #d9e2ec}.card-body{padding:10px 12px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{border:1px solid #d9e2ec;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#eef2f7}.table-striped tbody tr:nth-child(odd){background:#fafbfc}
+.badge,.badge-pill{display:inline-block;padding:1px 7px;border-radius:8px;font-size:12px;background:#e4e7eb}
+.badge-success,.text-success{color:#0b6b3a}.badge-danger,.text-danger{color:#b42318}.badge-warning{color:#8a5a00}
+.alert{padding:8px 12px;border-radius:6px;background:#fff8e1;border:1px solid #f0d58c}
+.navbar{background:#1f3a5f;color:#fff;padding:8px 20px}.navbar a{color:#fff}.navbar img{height:28px}
+a{color:#1f5fa8}.sticky{position:sticky;top:0}.collapse:not(.show){display:none}.d-none{display:none}
+.fas,.far,.fa{font-style:normal}.fa-check-circle:before{content:"✔"}.fa-times:before{content:"✘"}.fa-times-circle:before{content:"✘"}
+.fa-exclamation-triangle:before{content:"⚠"}.fa-info-circle:before{content:"ⓘ"}
+img{max-width:100%}.vega-embed,.show-scrollbars{overflow:auto}
+ul.nav{list-style:none;padding-left:0}ul.nav li{margin:3px 0}
+</style>"""
+
+
+def make_docs_offline(site_dir: Path) -> list[Path]:
+    """Strip remote (CDN) <script>/<link> tags from every page and inline a local style."""
+    changed: list[Path] = []
+    for page in Path(site_dir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = _REMOTE_TAG.sub("", text)
+        if _OFFLINE_MARK not in new:
+            new = new.replace("</head>", f"{_OFFLINE_MARK}\n{_OFFLINE_CSS}\n</head>", 1)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed.append(page)
+    return changed
+
+
+def remote_references(site_dir: Path) -> list[str]:
+    """Every http(s):// or protocol-relative URL loaded by a page (src/href of script/link/img)."""
+    found: list[str] = []
+    pat = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']\s*((?:https?:)?//[^\"']+)", re.I)
+    for page in Path(site_dir).rglob("*.html"):
+        found += [f"{page.name}: {u}" for u in pat.findall(page.read_text(encoding="utf-8"))]
+    return found
