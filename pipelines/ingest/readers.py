@@ -1,0 +1,238 @@
+"""Read a delivered file into a frame of strings with its original headers.
+
+- CSV: encoding detected on a sample (UTF-8 / UTF-8 BOM preferred when the sample
+  decodes cleanly, otherwise charset-normalizer; GB2312/GBK are read as their superset
+  GB18030), RFC 4180, every column as text.
+- XLSX: first sheet, header in the first non-empty row (calamine). Cells Excel stored
+  as numbers are rendered as Excel shows them (15 significant digits, so an 18-digit code
+  typed as a number comes back as ``916201055811843000``) and reported in
+  ``ReadResult.numeric_cells`` so that code columns can be flagged; date cells come back
+  as ``YYYY-MM-DD HH:MM:SS`` text and serials as their number, both parsed later.
+- JSON: an array of objects (keys = headers).
+
+Nothing here loops over rows in Python. Any failure raises :class:`UnreadableFile`
+with a Chinese reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from charset_normalizer import from_bytes
+
+DEFAULT_SAMPLE_BYTES = 262_144
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "hz", "big5"}
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read (``unreadable``) or holds no data rows (``empty``)."""
+
+    def __init__(self, reason: str, rule: str = "unreadable") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rule = rule
+
+
+@dataclass
+class ReadResult:
+    frame: pl.DataFrame  # all String, original headers, data rows only
+    encoding: str | None = None
+    file_format: str = "csv"
+    # original column -> Boolean Series (True where the cell was an Excel number
+    # large enough to have lost digits)
+    numeric_cells: dict[str, pl.Series] = field(default_factory=dict)
+
+
+def detect_encoding(data: bytes, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> str:
+    """``utf-8-sig``, ``utf-8`` or what charset-normalizer finds (GB family → gb18030)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    sample = data[:sample_bytes]
+    try:
+        # final=False: a multi-byte character cut at the sample's end is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=len(sample) == len(data))
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(sample).best()
+    if best is None:
+        raise UnreadableFile("无法识别文件编码")
+    enc = best.encoding.lower().replace("_", "")
+    if enc in {e.replace("_", "") for e in _GB_FAMILY} and enc != "big5":
+        return "gb18030"
+    return best.encoding
+
+
+def _drop_empty_rows(df: pl.DataFrame) -> pl.DataFrame:
+    if df.width == 0 or df.height == 0:
+        return df
+    return df.filter(~pl.all_horizontal(pl.all().is_null()))
+
+
+def _clean_headers(cols: list[str]) -> list[str]:
+    """Headers as strings; blanks get a placeholder so polars accepts them."""
+    out, seen = [], set()
+    for i, c in enumerate(cols):
+        c = "" if c is None else str(c)
+        c = c.replace("\ufeff", "")
+        if c.strip() == "":
+            c = f"列{i + 1}"
+        base, n = c, 1
+        while c in seen:
+            n += 1
+            c = f"{base}_{n}"
+        seen.add(c)
+        out.append(c)
+    return out
+
+
+def read_csv_bytes(data: bytes, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> ReadResult:
+    if not data.strip():
+        raise UnreadableFile("文件为空", rule="empty")
+    enc = detect_encoding(data, sample_bytes)
+    if enc == "utf-8-sig":
+        buf: bytes | memoryview = memoryview(data)[3:]
+    elif enc == "utf-8":
+        buf = data
+    else:
+        try:
+            buf = data.decode(enc).encode("utf-8")
+        except (UnicodeDecodeError, LookupError) as e:
+            raise UnreadableFile(f"文件编码（{enc}）解码失败：{e}") from e
+    try:
+        df = pl.read_csv(
+            bytes(buf) if isinstance(buf, memoryview) else buf,
+            infer_schema=False,
+            encoding="utf8",
+            quote_char='"',
+            raise_if_empty=False,
+            with_column_names=_clean_headers,
+        )
+    except pl.exceptions.ComputeError as e:
+        msg = str(e).splitlines()[0]
+        if enc == "utf-8" and "utf-8" in msg.lower():
+            # clean sample but invalid UTF-8 further on: detect on the whole file
+            return read_csv_bytes(data, sample_bytes=len(data))
+        raise UnreadableFile(f"CSV 格式错误：{msg}") from e
+    except Exception as e:  # noqa: BLE001 - any parser failure is a file-level rejection
+        raise UnreadableFile(f"CSV 无法解析：{str(e).splitlines()[0]}") from e
+    df = _drop_empty_rows(df)
+    if df.width == 0 or df.height == 0:
+        raise UnreadableFile("文件没有数据行", rule="empty")
+    return ReadResult(df, encoding=enc, file_format="csv")
+
+
+def _excel_number_text(v: pl.Expr) -> pl.Expr:
+    """A float as Excel displays it: integral values without ``.0``, and at most 15
+    significant digits (9.16201055811843e17 → ``916201055811843000``)."""
+    a = v.abs()
+    digits = a.log10().floor().cast(pl.Int64) + 1
+    scale = (digits - 15).clip(lower_bound=0)
+    mant = (v / pl.lit(10.0).pow(scale)).round(0).cast(pl.Int64, strict=False)
+    big = pl.concat_str([mant.cast(pl.String), pl.lit("0").repeat_by(scale).list.join("")])
+    integral = (v == v.round(0)) & (a < 1e15)
+    return (
+        pl.when(v.is_null()).then(None)
+        .when(a >= 1e15).then(big)
+        .when(integral).then(v.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(v.cast(pl.String))
+    )
+
+
+def read_xlsx_bytes(data: bytes) -> ReadResult:
+    opts = {"engine": "calamine", "has_header": False, "drop_empty_rows": False, "drop_empty_cols": False}
+    try:
+        text = pl.read_excel(io.BytesIO(data), sheet_id=1, read_options={"dtypes": "string"}, **opts)
+        nums = pl.read_excel(io.BytesIO(data), sheet_id=1, read_options={"dtypes": "float"}, **opts)
+    except Exception as e:  # noqa: BLE001 - calamine / zip errors
+        raise UnreadableFile(f"XLSX 无法读取：{str(e).splitlines()[0]}") from e
+    if text.height == 0 or text.width == 0:
+        raise UnreadableFile("文件为空", rule="empty")
+    nonempty = ~pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == ""))
+    keep = text.select(nonempty.alias("k"))["k"]
+    text, nums = text.filter(keep), nums.filter(keep)
+    if text.height == 0:
+        raise UnreadableFile("文件为空", rule="empty")
+    header = _clean_headers([None if v is None else str(v).strip() for v in text.row(0)])
+    text, nums = text.slice(1), nums.slice(1)
+    old = text.columns
+    text = text.rename(dict(zip(old, header, strict=True)))
+    nums = nums.rename(dict(zip(nums.columns, header, strict=True)))
+    # render number cells as Excel shows them; remember large (code-like) numbers
+    num_cols = [c for c in header if nums[c].null_count() < nums.height]
+    numeric_cells: dict[str, pl.Series] = {}
+    if num_cols:
+        text = text.with_columns(
+            pl.when(nums[c].is_not_null()).then(_excel_number_text(pl.lit(nums[c]))).otherwise(pl.col(c)).alias(c)
+            for c in num_cols
+        )
+        for c in num_cols:
+            big = (nums[c].abs() >= 1e15).fill_null(False)
+            if big.any():
+                numeric_cells[c] = big
+    if text.height == 0:
+        raise UnreadableFile("文件没有数据行", rule="empty")
+    return ReadResult(text, encoding=None, file_format="xlsx", numeric_cells=numeric_cells)
+
+
+def _json_to_text(df: pl.DataFrame) -> pl.DataFrame:
+    out = []
+    for c, t in df.schema.items():
+        e = pl.col(c)
+        if isinstance(t, (pl.Struct, pl.List, pl.Array)):
+            e = pl.struct(e.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+            e = pl.when(pl.col(c).is_null()).then(None).otherwise(e)
+        elif t.is_float():
+            e = _excel_number_text(e)
+        elif t != pl.String:
+            e = e.cast(pl.String)
+        out.append(e.alias(c))
+    return df.select(out)
+
+
+def read_json_bytes(data: bytes) -> ReadResult:
+    if not data.strip():
+        raise UnreadableFile("文件为空", rule="empty")
+    enc = detect_encoding(data)
+    if enc not in ("utf-8", "utf-8-sig"):
+        try:
+            data = data.decode(enc).encode("utf-8")
+        except (UnicodeDecodeError, LookupError) as e:
+            raise UnreadableFile(f"JSON 编码（{enc}）解码失败：{e}") from e
+    elif enc == "utf-8-sig":
+        data = data[3:]
+    head = data.lstrip()[:1]
+    if head != b"[":
+        raise UnreadableFile("JSON 必须是对象数组")
+    try:
+        df = pl.read_json(io.BytesIO(data), infer_schema_length=None)
+    except Exception as e:  # noqa: BLE001 - any parser failure is a file-level rejection
+        raise UnreadableFile(f"JSON 无法解析：{str(e).splitlines()[0]}") from e
+    if df.height == 0 or df.width == 0:
+        raise UnreadableFile("文件没有数据行", rule="empty")
+    df = _json_to_text(df)
+    df = df.rename(dict(zip(df.columns, _clean_headers(df.columns), strict=True)))
+    df = _drop_empty_rows(df)
+    if df.height == 0:
+        raise UnreadableFile("文件没有数据行", rule="empty")
+    return ReadResult(df, encoding=enc, file_format="json")
+
+
+def read_bytes(data: bytes, ext: str, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> ReadResult:
+    ext = ext.lower().lstrip(".")
+    if ext == "csv":
+        return read_csv_bytes(data, sample_bytes)
+    if ext == "xlsx":
+        return read_xlsx_bytes(data)
+    if ext == "json":
+        return read_json_bytes(data)
+    raise UnreadableFile(f"不支持的文件格式：.{ext}", rule="unsupported_format")
+
+
+def read_file(path: Path | str, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> ReadResult:
+    p = Path(path)
+    return read_bytes(p.read_bytes(), p.suffix, sample_bytes)

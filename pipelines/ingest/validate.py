@@ -1,0 +1,60 @@
+"""Validate a normalised frame with the pandera schema generated from the catalogue and
+turn ``failure_cases`` into per-row Chinese reasons and rule ids."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from ..catalogue import Category
+from ..catalogue.schemas import RULE_ORDER, SchemaContext, build_schema, rule_checks
+
+ROW = "__row"  # 0-based position in the validation frame
+
+
+def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -> pl.DataFrame:
+    """Rows failing at least one rule: ``__row`` (0-based), ``reasons`` (one sentence per
+    failed rule, joined by ``；``), ``rule_ids`` (list, in rule order)."""
+    empty = pl.DataFrame(
+        schema={ROW: pl.Int64, "reasons": pl.String, "rule_ids": pl.List(pl.String)}
+    )
+    if frame.height == 0:
+        return empty
+    schema = build_schema(category, ctx)
+    try:
+        schema.validate(frame, lazy=True)
+        return empty
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+    checks = {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}
+    field_pos = {f.name: i for i, f in enumerate(category.fields)}
+    rule_pos = {r: i for i, r in enumerate(RULE_ORDER)}
+    fc = fc.select(
+        pl.col("column").cast(pl.String),
+        pl.col("check").cast(pl.String),
+        pl.col("index").cast(pl.Int64),
+    )
+    pairs = set(fc.select("column", "check").unique().rows())
+    unexplained = [p for p in pairs if p not in checks]
+    if unexplained or fc["index"].null_count():
+        raise RuntimeError(f"{category.id}: pandera failures outside the catalogue rules: {unexplained} {fc.head(5)}")
+    parts: list[pl.DataFrame] = []
+    for (col, rule), grp in fc.group_by(["column", "check"], maintain_order=True):
+        rc = checks[(col, rule)]
+        idx = grp["index"].unique().sort()
+        msgs = frame[idx].select(rc.message.alias("msg"))["msg"]
+        parts.append(
+            pl.DataFrame(
+                {
+                    ROW: idx,
+                    "rule": pl.Series([rule] * len(idx), dtype=pl.String),
+                    "msg": msgs,
+                    "order": pl.Series([field_pos[col] * 100 + rule_pos[rule]] * len(idx), dtype=pl.Int64),
+                }
+            )
+        )
+    long = pl.concat(parts).sort(ROW, "order")
+    return long.group_by(ROW, maintain_order=True).agg(
+        pl.col("msg").str.join("；").alias("reasons"),
+        pl.col("rule").unique(maintain_order=True).alias("rule_ids"),
+    )

@@ -1,0 +1,1 @@
+from ingest_helpers import catalogue, paths  # noqa: F401  (fixtures)
