@@ -1,0 +1,8 @@
+-- Point in time: each record as it stood on the evaluation date — the version delivered
+-- (batch_date) on or before as_of that was current then, and only if decided on or
+-- before as_of.
+select
+    {{ as_of_date() }} as as_of,
+    r.*
+from ({{ pit_versions('select * from ' ~ ref('int_record_versions'), partition_by='version_key') }}) as r
+where r.decided_on <= {{ as_of_date() }}

@@ -1,0 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['subject_id', 'as_of'],
+    on_schema_change='append_new_columns'
+) }}
+-- marts.credit_grades: one grade per subject per evaluation date; history is kept,
+-- re-running the same as_of replaces that evaluation.
+select
+    subject_id,
+    as_of,
+    score,
+    grade,
+    grade_reason,
+    model_version,
+    score_grade,
+    override_applied,
+    cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as evaluated_at
+from {{ ref('int_subject_grades') }}

@@ -1,0 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['as_of'],
+    on_schema_change='append_new_columns'
+) }}
+-- marts.score_components: kept per evaluation; re-running an as_of replaces that
+-- evaluation's rows (delete+insert on as_of). sum(points) per subject = its score.
+select
+    subject_id,
+    as_of,
+    dimension,
+    indicator,
+    value,
+    points,
+    dimension_code,
+    indicator_name,
+    model_version
+from {{ ref('int_score_components') }}

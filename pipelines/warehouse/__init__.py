@@ -1,0 +1,1 @@
+"""Warehouse helpers around the dbt project: generated dbt sources, `credit lookup`."""
