@@ -37,7 +37,7 @@ record_values as (
     inner join indicators as i
         on i.basis = 'record_count'
         and i.category = c.category
-        and (i.attribute is null or i.attribute = c.attribute)
+        and (i.attribute = '*' or i.attribute = c.attribute)
     group by s.subject_id, i.indicator
 ),
 
@@ -51,9 +51,9 @@ measure_values as (
 indicator_points as (
     select v.subject_id, i.dimension, v.indicator, v.value,
            case
+               when v.value < i.min_value then 0
                when i.mode = 'per_unit' then v.value * i.points
-               when v.value >= coalesce(i.min_value, 1) then i.points
-               else 0
+               else i.points
            end as raw_points,
            i.cap
     from (select * from record_values union all select * from measure_values) as v
