@@ -4,7 +4,8 @@ The ingestion normalises a delivery into a *validation frame*: for every catalog
 ``<name>`` holds the typed, normalised value (String / Date / Float64 / Int64; an
 ``enum_list`` as its canonical ``;``-joined string) and, for fields whose text has to be
 parsed or looked up (date, money, int, enum, enum_list), ``<name>__text`` holds the
-half-width trimmed text before parsing (null when empty). :func:`rule_checks` turns the
+half-width trimmed text before parsing (null when empty); for ``must_be_valid`` codes,
+``<name>__valid`` holds the code's validity (computed once per distinct value). :func:`rule_checks` turns the
 catalogue rules into polars expressions over that frame (True = passes), each with the
 rule id of ``docs/architecture.md`` and a Chinese message expression naming the field
 label and the value; :func:`build_schema` wraps them into a ``pa.DataFrameSchema``
@@ -55,6 +56,15 @@ _PARSED = {"date", "money", "int", "enum", "enum_list"}
 def text_col(name: str) -> str:
     """Name of the pre-parse text column of a field in the validation frame."""
     return f"{name}__text"
+
+
+def valid_col(name: str) -> str:
+    """Name of the Boolean validity column of a ``must_be_valid`` code field."""
+    return f"{name}__valid"
+
+
+def has_valid_col(f: Field) -> bool:
+    return f.type == "code" and f.must_be_valid and f.code_kind in ("uscc", "region", "industry")
 
 
 def has_text_col(f: Field) -> bool:
@@ -135,7 +145,8 @@ def _condition_expr(cat: Category, f: Field) -> pl.Expr:
     return hit
 
 
-def _code_valid_expr(f: Field) -> pl.Expr | None:
+def code_valid_expr(f: Field, e: pl.Expr) -> pl.Expr | None:
+    """Validity of a code (null for null) by its ``code_kind``; None if not checkable."""
     from ..codes.expr import (  # noqa: PLC0415 - optional until the codes package lands
         industry_code_is_valid_expr,
         region_code_is_valid_expr,
@@ -147,7 +158,7 @@ def _code_valid_expr(f: Field) -> pl.Expr | None:
         "region": region_code_is_valid_expr,
         "industry": industry_code_is_valid_expr,
     }.get(f.code_kind or "")
-    return fn(pl.col(f.name)) if fn else None
+    return fn(e) if fn else None
 
 
 def rule_checks(cat: Category, ctx: SchemaContext) -> list[RuleCheck]:
@@ -202,14 +213,12 @@ def rule_checks(cat: Category, ctx: SchemaContext) -> list[RuleCheck]:
             mx = f.max_value(ctx.batch_date)
             if mx is not None:
                 add("max", col.is_null() | (col <= mx), _msg(f"「{label}」大于最大值 {mx:g}：{{}}", txt))
-        if f.type == "code" and f.must_be_valid:
-            valid = _code_valid_expr(f)
-            if valid is not None:
-                add(
-                    "code_invalid",
-                    col.is_null() | valid,
-                    _msg(f"「{label}」不是有效的代码：{{}}", txt),
-                )
+        if has_valid_col(f):
+            add(
+                "code_invalid",
+                col.is_null() | pl.col(valid_col(f.name)),
+                _msg(f"「{label}」不是有效的代码：{{}}", txt),
+            )
         if f.name == "subject_kind" and cat.subject_kinds:
             allowed = list(cat.subject_kinds)
             add(
@@ -239,6 +248,8 @@ def build_schema(category: Category, context: SchemaContext) -> pa.DataFrameSche
         columns[f.name] = pa.Column(field_dtype(f), nullable=True, checks=by_field[f.name])
         if has_text_col(f):
             columns[text_col(f.name)] = pa.Column(pl.String, nullable=True)
+        if has_valid_col(f):
+            columns[valid_col(f.name)] = pa.Column(pl.Boolean, nullable=True)
     return pa.DataFrameSchema(
         columns,
         strict=False,
@@ -258,4 +269,7 @@ __all__ = [
     "has_text_col",
     "rule_checks",
     "text_col",
+    "valid_col",
+    "code_valid_expr",
+    "has_valid_col",
 ]

@@ -287,6 +287,17 @@ def _insert_rejected(run: _Run, f: InboxFile, res: FileResult, rej: pl.DataFrame
         run.con.unregister("_rejected")
 
 
+def _first_occurrence(df: pl.DataFrame) -> pl.Series:
+    """True for the first of exactly equal rows (as read). Row hashes find candidates;
+    equality is then checked exactly on those only."""
+    cand = df.hash_rows().is_duplicated()
+    if not cand.any():
+        return pl.repeat(True, df.height, eager=True, dtype=pl.Boolean)
+    idx = cand.arg_true()
+    sub_first = df[idx].select(pl.struct(pl.all()).is_first_distinct())[:, 0]
+    return pl.repeat(True, df.height, eager=True, dtype=pl.Boolean).scatter(idx, sub_first)
+
+
 def _raw_json(df: pl.DataFrame) -> pl.Expr:
     """The row as read, original headers, as JSON text."""
     return pl.struct([pl.col(c) for c in df.columns]).struct.json_encode()
@@ -393,7 +404,7 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
         numeric_cells=read.numeric_cells, not_submitted_flag=not_submitted,
     )
     n = frame.height
-    first = read.frame.select(pl.struct(pl.all()).is_first_distinct().alias("first"))["first"]
+    first = _first_occurrence(read.frame)
     rejected = validate_frame(frame, cat, ctx)
     status = pl.DataFrame({ROW: pl.int_range(0, n, eager=True, dtype=pl.Int64), "first": first})
     status = status.join(rejected.select(ROW, pl.lit(True).alias("bad")), on=ROW, how="left").select(
@@ -436,10 +447,11 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
 
     rej_df = None
     if res.rows_rejected:
-        raw_json = read.frame.select(_raw_json(read.frame).alias("raw"))["raw"]
-        rej_df = rejected.join(
-            pl.DataFrame({ROW: pl.int_range(0, n, eager=True, dtype=pl.Int64), "raw": raw_json}), on=ROW
-        ).join(status.filter(pl.col("outcome") == "rejected").select(ROW), on=ROW, how="semi").sort(ROW)
+        rej_rows = status.filter(pl.col("outcome") == "rejected")[ROW]
+        raw_json = read.frame[rej_rows].select(_raw_json(read.frame).alias("raw"))["raw"]
+        rej_df = pl.DataFrame({ROW: rej_rows, "raw": raw_json}).join(rejected, on=ROW, how="left").select(
+            ROW, "reasons", "rule_ids", "raw"
+        )
 
     key_parts = []
     for k in cat.record_key:

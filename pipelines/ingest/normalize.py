@@ -8,12 +8,13 @@ typed value ``<name>`` and, for parsed fields, ``<name>__text``; plus ``__flags`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from ..catalogue import Catalogue, Category, Field
-from ..catalogue.schemas import has_text_col, text_col
+from ..catalogue.schemas import code_valid_expr, has_text_col, has_valid_col, text_col, valid_col
 from ..codes.expr import normalize_code_expr
 from ..textnorm import normalize_header, normalize_value_expr
 
@@ -133,6 +134,48 @@ def _enum_list_expr(f: Field, s: pl.Expr) -> pl.Expr:
     return pl.when(s.is_null() | bad).then(None).otherwise(joined)
 
 
+def _field_exprs(f: Field, raw: pl.Expr, smin: int, smax: int) -> list[pl.Expr]:
+    """Validation-frame columns of one field from its raw text."""
+    s = normalize_value_expr(raw)
+    out: list[pl.Expr] = []
+    if f.type == "code":
+        n = normalize_code_expr(s)
+        n = pl.when(n == "").then(None).otherwise(n)
+        out.append(n.alias(f.name))
+        if has_valid_col(f):
+            out.append(code_valid_expr(f, n).alias(valid_col(f.name)))
+        return out
+    if f.type == "text":
+        return [s.alias(f.name)]
+    if f.is_enum and f.default is not None:
+        s = s.fill_null(pl.lit(f.default))
+    if f.type == "enum":
+        out.append(_enum_expr(f, s).alias(f.name))
+    elif f.type == "enum_list":
+        out.append(_enum_list_expr(f, s).alias(f.name))
+    elif f.type == "date":
+        out.append(parse_date_expr(s, smin, smax).alias(f.name))
+    elif f.type == "money":
+        out.append(parse_number_expr(s).alias(f.name))
+    elif f.type == "int":
+        v = parse_number_expr(s)
+        out.append(pl.when(v == v.round(0)).then(v.cast(pl.Int64, strict=False)).otherwise(None).alias(f.name))
+    out.append(s.alias(text_col(f.name)))
+    return out
+
+
+def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]]) -> pl.DataFrame:
+    """Evaluate per-value expressions once per distinct value and join back (codes,
+    dates, enums and authorities repeat a lot in a delivery); directly when mostly distinct."""
+    k = "__k"
+    frame = pl.DataFrame({k: s})
+    u = s.unique()
+    if 2 * len(u) > len(s):
+        return frame.select(exprs_of(pl.col(k)))
+    mapped = pl.DataFrame({k: u}).select(pl.col(k), *exprs_of(pl.col(k)))
+    return frame.join(mapped, on=k, how="left", nulls_equal=True, maintain_order="left").drop(k)
+
+
 def normalize_frame(
     df: pl.DataFrame,
     mapping: HeaderMapping,
@@ -147,67 +190,51 @@ def normalize_frame(
     dates = settings.get("dates", {})
     smin, smax = int(dates.get("excel_serial_min", 1)), int(dates.get("excel_serial_max", 73050))
     suspicious_above = float(settings.get("money", {}).get("suspicious_above", 100000))
+    numeric_cells = numeric_cells or {}
+    n = df.height
 
-    src = df
-    extra_cols: list[pl.Series] = []
-    for orig, mask in (numeric_cells or {}).items():
-        extra_cols.append(mask.alias(f"__xlnum__{orig}"))
-    if extra_cols:
-        src = src.with_columns(extra_cols)
+    parts: list[pl.Series] = []
+    for f in category.fields:
+        orig = mapping.columns.get(f.name)
+        if orig is None:
+            empty = pl.Series("__k", [None] * 1, dtype=pl.String)
+            one = _on_distinct(empty, lambda e, f=f: _field_exprs(f, e, smin, smax))
+            parts.extend(pl.repeat(one[c][0], n, dtype=one.schema[c], eager=True).alias(c) for c in one.columns)
+        else:
+            got = _on_distinct(df[orig].cast(pl.String), lambda e, f=f: _field_exprs(f, e, smin, smax))
+            parts.extend(got.get_columns())
+    frame = pl.DataFrame(parts, height=n) if parts else pl.DataFrame(height=n)
 
-    exprs: list[pl.Expr] = []
     flags: list[pl.Expr] = []
     suspicious: list[pl.Expr] = []
     for f in category.fields:
         orig = mapping.columns.get(f.name)
-        raw = pl.col(orig) if orig is not None else pl.lit(None, dtype=pl.String)
-        s = normalize_value_expr(raw)
-        if f.type == "code":
-            n = normalize_code_expr(s)
-            exprs.append(pl.when(n == "").then(None).otherwise(n).alias(f.name))
-            if orig is not None and orig in (numeric_cells or {}):
-                flags.append(
-                    pl.when(pl.col(f"__xlnum__{orig}")).then(
-                        pl.format(f"「{f.label}」在 Excel 中被存为数字，末位可能已失真：{{}}", s)
-                    )
+        if f.type == "code" and orig is not None and orig in numeric_cells:
+            frame = frame.with_columns(numeric_cells[orig].alias(f"__xlnum__{f.name}"))
+            flags.append(
+                pl.when(pl.col(f"__xlnum__{f.name}")).then(
+                    pl.format(f"「{f.label}」在 Excel 中被存为数字，末位可能已失真：{{}}", pl.col(f.name))
                 )
-            continue
-        if f.type == "text":
-            exprs.append(s.alias(f.name))
-            continue
-        if f.type == "enum":
-            if f.default is not None:
-                s = s.fill_null(pl.lit(f.default))
-            exprs.append(_enum_expr(f, s).alias(f.name))
-        elif f.type == "enum_list":
-            if f.default is not None:
-                s = s.fill_null(pl.lit(f.default))
-            exprs.append(_enum_list_expr(f, s).alias(f.name))
-        elif f.type == "date":
-            exprs.append(parse_date_expr(s, smin, smax).alias(f.name))
-        elif f.type == "money":
-            v = parse_number_expr(s)
-            exprs.append(v.alias(f.name))
-            over = (v > suspicious_above).fill_null(False)
+            )
+        if f.type == "money":
+            over = (pl.col(f.name) > suspicious_above).fill_null(False)
             suspicious.append(over)
             flags.append(
                 pl.when(over).then(
                     pl.format(
-                        f"「{f.label}」超过 {suspicious_above:g} 万元，可能误以元为单位填报：{{}}", s
+                        f"「{f.label}」超过 {suspicious_above:g} 万元，可能误以元为单位填报：{{}}",
+                        pl.col(text_col(f.name)),
                     )
                 )
             )
-        elif f.type == "int":
-            v = parse_number_expr(s)
-            exprs.append(pl.when(v == v.round(0)).then(v.cast(pl.Int64, strict=False)).otherwise(None).alias(f.name))
-        if has_text_col(f):
-            exprs.append(s.alias(text_col(f.name)))
-
     if not_submitted_flag:
         flags.append(pl.lit(not_submitted_flag))
+    extra = [
+        (pl.any_horizontal(suspicious) if suspicious else pl.lit(False)).alias(MONEY_SUSPICIOUS),
+    ]
     if flags:
-        exprs.append(pl.concat_list(flags).list.drop_nulls().alias(FLAGS))
+        extra.append(pl.concat_list(flags).list.drop_nulls().alias(FLAGS))
     else:
-        exprs.append(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
-    exprs.append((pl.any_horizontal(suspicious) if suspicious else pl.lit(False)).alias(MONEY_SUSPICIOUS))
-    return src.select(exprs)
+        extra.append(pl.lit([], dtype=pl.List(pl.String)).alias(FLAGS))
+    frame = frame.with_columns(extra)
+    return frame.drop([c for c in frame.columns if c.startswith("__xlnum__")])

@@ -42,7 +42,7 @@ def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) 
     for (col, rule), grp in fc.group_by(["column", "check"], maintain_order=True):
         rc = checks[(col, rule)]
         idx = grp["index"].unique().sort()
-        msgs = frame[idx].select(rc.message.alias("msg"))["msg"]
+        msgs = frame[idx].with_columns(rc.message.alias("__msg"))["__msg"]
         parts.append(
             pl.DataFrame(
                 {
