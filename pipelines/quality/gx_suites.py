@@ -409,6 +409,7 @@ def run_validations(
             _ensure_category(ctx, category, catalogue, result_format)
     ctx.build_data_docs()
     make_docs_offline(docs_index(data_dir).parent)
+    write_static_index(gx_root(data_dir) / "gx")
     state_path.write_text(json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped}
 
@@ -419,6 +420,8 @@ _REMOTE_TAG = re.compile(
     r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']\s*(?:https?:)?//[^\"']*[\"'][^>]*>(?:\s*</script>)?",
     re.IGNORECASE,
 )
+_REMOTE_IMG = re.compile(r"(<img\b[^>]*\bsrc\s*=\s*[\"'])\s*(?:https?:)?//[^\"']*([\"'])", re.IGNORECASE)
+_REMOTE_CSS_URL = re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//[^)]*\)", re.IGNORECASE)
 _OFFLINE_MARK = "<!-- credit-warehouse: offline -->"
 _OFFLINE_CSS = """<style>
 /* Local replacement for the CDN Bootstrap/Font Awesome that GX pages reference. */
@@ -445,9 +448,15 @@ ul.nav{list-style:none;padding-left:0}ul.nav li{margin:3px 0}
 def make_docs_offline(site_dir: Path) -> list[Path]:
     """Strip remote (CDN) <script>/<link> tags from every page and inline a local style."""
     changed: list[Path] = []
-    for page in Path(site_dir).rglob("*.html"):
+    site_dir = Path(site_dir)
+    for page in site_dir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = _REMOTE_TAG.sub("", text)
+        # The GX logo is fetched from S3 with the data context id in the query string (a
+        # tracking pixel): point it at the copy GX ships in static/images instead.
+        local_logo = os.path.relpath(site_dir / "static" / "images" / "logo-long.png", page.parent).replace(os.sep, "/")
+        new = _REMOTE_IMG.sub(lambda m: m.group(1) + local_logo + m.group(2), new)
+        new = _REMOTE_CSS_URL.sub("none", new)
         if _OFFLINE_MARK not in new:
             new = new.replace("</head>", f"{_OFFLINE_MARK}\n{_OFFLINE_CSS}\n</head>", 1)
         if new != text:
@@ -461,5 +470,57 @@ def remote_references(site_dir: Path) -> list[str]:
     found: list[str] = []
     pat = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']\s*((?:https?:)?//[^\"']+)", re.I)
     for page in Path(site_dir).rglob("*.html"):
-        found += [f"{page.name}: {u}" for u in pat.findall(page.read_text(encoding="utf-8"))]
+        text = page.read_text(encoding="utf-8")
+        found += [f"{page.name}: {u}" for u in pat.findall(text)]
+        found += [f"{page.name}: {u}" for u in _REMOTE_CSS_URL.findall(text)]
+        found += [f"{page.name}: {u}" for u in re.findall(r"@import\s+[\"']?(?:url\()?\s*[\"']?((?:https?:)?//[^\"')]+)", text)]
     return found
+
+
+_STATIC_START = "<!-- credit-warehouse: static index -->"
+_STATIC_END = "<!-- /credit-warehouse: static index -->"
+
+
+def write_static_index(gx_dir: Path) -> Path:
+    """GX fills its index tables with bootstrap-table (CDN JavaScript). Offline, add a
+    plain HTML list of the suites and of every validation result (newest first)."""
+    import html as _html
+
+    site = gx_dir / "uncommitted" / "data_docs" / "local_site"
+    index = site / "index.html"
+    store = gx_dir / "uncommitted" / "validations"
+    rows = []
+    for js in store.rglob("*.json"):
+        rel = js.relative_to(store).with_suffix(".html")
+        page = site / "validations" / rel
+        if not page.exists():
+            continue
+        try:
+            res = json.loads(js.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        parts = rel.parts  # suite / run_name / run_time / batch.html
+        stats = res.get("statistics", {}) or {}
+        rows.append((parts[-3] if len(parts) >= 3 else "", parts[0], parts[1].replace("__", "/") if len(parts) > 1 else "",
+                     bool(res.get("success")), stats.get("evaluated_expectations"), stats.get("unsuccessful_expectations"),
+                     rel.as_posix()))
+    rows.sort(key=lambda r: (r[0], r[2]), reverse=True)
+    suites = sorted(p.relative_to(site).as_posix() for p in (site / "expectations").rglob("*.html")) if (site / "expectations").exists() else []
+    out = [_STATIC_START, '<div class="container-fluid" id="offline-index"><div class="card"><div class="card-header">'
+           "期望套件（由信息采集目录生成）</div><div class=\"card-body\"><ul class=\"nav\">"]
+    out += [f'<li><a href="{_html.escape(u)}">{_html.escape(Path(u).stem)}</a></li>' for u in suites]
+    out.append('</ul></div></div><div class="card"><div class="card-header">校验结果（每个报送文件一次，最新在前）</div>'
+               '<div class="card-body"><table class="table table-striped"><thead><tr><th>运行时间</th><th>信息类别</th>'
+               "<th>报送文件</th><th>结果</th><th>期望数</th><th>未通过</th></tr></thead><tbody>")
+    for run_time, suite, source, ok, ev, bad, href in rows:
+        badge = '<span class="text-success">通过</span>' if ok else '<span class="text-danger">未通过</span>'
+        out.append(f"<tr><td>{_html.escape(run_time)}</td><td>{_html.escape(suite)}</td>"
+                   f'<td><a href="validations/{_html.escape(href)}">{_html.escape(mask_ids(source) or "")}</a></td>'
+                   f"<td>{badge}</td><td>{ev if ev is not None else ''}</td><td>{bad if bad is not None else ''}</td></tr>")
+    out.append("</tbody></table></div></div></div>" + _STATIC_END)
+    text = index.read_text(encoding="utf-8")
+    text = re.sub(re.escape(_STATIC_START) + r".*?" + re.escape(_STATIC_END), "", text, flags=re.S)
+    m = re.search(r"<body[^>]*>", text)
+    pos = m.end() if m else 0
+    index.write_text(text[:pos] + "\n".join(out) + text[pos:], encoding="utf-8")
+    return index

@@ -1,0 +1,137 @@
+"""Dagster: the data-quality report and the validation documentation.
+
+Asset ``["reports", "data_quality"]`` (after ingestion and code governance) validates
+the newly delivered files with great-expectations (offline Data Docs under
+``reports/gx/``), computes the scorecard and writes ``reports/quality/<as_of>/``.
+Asset checks: a department below a ``quality.thresholds.min`` fails (ERROR), above a
+``quality.thresholds.max`` warns (WARN).
+
+It only reads the warehouse, but DuckDB refuses a reader while another process writes,
+so it queues in the ``duckdb_writer`` pool like the writers.
+"""
+
+
+import datetime as dt
+import os
+from typing import Any
+
+import dagster as dg
+
+from pipelines.catalogue import load_catalogue
+
+from .resources import WAREHOUSE_POOL, WarehouseResource
+
+REPORT_KEY = dg.AssetKey(["reports", "data_quality"])
+AS_OF_TAG = "credit/as_of"
+_DEP_LABEL = {"min": "低于下限", "max": "高于上限"}
+
+
+def _catalogue():
+    return load_catalogue()
+
+
+def _threshold_keys() -> tuple[list[str], list[str]]:
+    try:
+        t = _catalogue().setting("quality.thresholds")
+    except Exception:  # noqa: BLE001 - a broken catalogue is reported by the ingest stage
+        return [], []
+    return list((t or {}).get("min", {}) or {}), list((t or {}).get("max", {}) or {})
+
+
+def _deps() -> list[dg.AssetKey]:
+    keys = [dg.AssetKey(["audit", "loads"]), dg.AssetKey(["codes", "subject_refs"])]
+    try:
+        keys += [dg.AssetKey(["raw", c]) for c in _catalogue().categories]
+    except Exception:  # noqa: BLE001
+        pass
+    return keys
+
+
+def _check_specs() -> list[dg.AssetCheckSpec]:
+    mins, maxs = _threshold_keys()
+    specs = [
+        dg.AssetCheckSpec(f"min_{k}", asset=REPORT_KEY, description=f"各部门 {k} 不低于 quality.thresholds.min.{k}（否则 ERROR）")
+        for k in mins
+    ]
+    specs += [
+        dg.AssetCheckSpec(f"max_{k}", asset=REPORT_KEY, description=f"各部门 {k} 不高于 quality.thresholds.max.{k}（否则 WARN）")
+        for k in maxs
+    ]
+    return specs
+
+
+class QualityConfig(dg.Config):
+    as_of: str | None = None
+    """Evaluation date YYYY-MM-DD (default: run tag credit/as_of, $CREDIT_AS_OF, today)."""
+    revalidate: bool = False
+    """Validate every delivered file again (default: only files not validated before)."""
+
+
+def _as_of(config: QualityConfig, tags: dict[str, str]) -> dt.date:
+    for c in (config.as_of, tags.get(AS_OF_TAG), os.environ.get("CREDIT_AS_OF")):
+        if c:
+            return dt.date.fromisoformat(c)
+    return dt.date.today()
+
+
+def check_results(scorecard, thresholds: dict[str, Any]) -> list[dg.AssetCheckResult]:
+    """One result per threshold: passed unless a department (or overall) breaches it."""
+    results = []
+    for kind, severity in (("min", dg.AssetCheckSeverity.ERROR), ("max", dg.AssetCheckSeverity.WARN)):
+        for key, limit in (thresholds.get(kind) or {}).items():
+            bad = {}
+            for d in scorecard.departments:
+                for b in d["breaches"]:
+                    if b["key"] == key and b["kind"] == kind:
+                        bad[d["code"]] = round(b["value"], 4)
+            results.append(
+                dg.AssetCheckResult(
+                    check_name=f"{kind}_{key}",
+                    asset_key=REPORT_KEY,
+                    passed=not bad,
+                    severity=severity,
+                    metadata={"limit": float(limit), "departments": dg.MetadataValue.json(bad),
+                              "说明": f"{key}{_DEP_LABEL[kind]} {limit} 的部门"},
+                )
+            )
+    return results
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(REPORT_KEY, deps=_deps(), group_name="reports",
+                        description="数据质量报告（自包含 HTML）与数据校验文档（great-expectations Data Docs，离线）",
+                        kinds={"html", "great_expectations"})],
+    check_specs=_check_specs(),
+    pool=WAREHOUSE_POOL,
+)
+def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: WarehouseResource):
+    from pipelines.quality.gx_suites import run_validations
+    from pipelines.quality.report import write_report
+    from pipelines.quality.scorecard import compute_scorecard
+
+    catalogue = _catalogue()
+    as_of = _as_of(config, dict(context.run.tags) if context.run else {})
+    data_dir = warehouse.paths.data_dir
+    with warehouse.connect(read_only=True) as con:
+        gx = run_validations(data_dir, con, catalogue, force=config.revalidate)
+        sc = compute_scorecard(con, catalogue, as_of)
+        out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc)
+    failed = [v["source_file"] for v in gx["validated"] if not v["success"]]
+    yield dg.MaterializeResult(
+        asset_key=REPORT_KEY,
+        metadata={
+            "report": dg.MetadataValue.path(str(out["report"])),
+            "history": dg.MetadataValue.path(str(out["index"])),
+            "data_docs": dg.MetadataValue.path(str(gx["docs"])),
+            "score": sc.overall["score"] if sc.overall["score"] is not None else float("nan"),
+            "files_validated": len(gx["validated"]),
+            "files_failing_expectations": len(failed),
+            "departments": dg.MetadataValue.json(
+                {d["code"]: None if d["score"] is None else round(d["score"], 1) for d in sc.departments}
+            ),
+        },
+    )
+    yield from check_results(sc, sc.thresholds)
+
+
+defs = dg.Definitions(assets=[data_quality_report])
