@@ -525,14 +525,14 @@ def _supersede(con: duckdb.DuckDBPyConnection, table: str, load_id: str) -> int:
                    ) AS top
             FROM cand WHERE record_key IN (SELECT record_key FROM multi)
         )
-        SELECT record_id, record_id = top AS cur,
+        SELECT record_id, record_id = top AS cur, is_current AS was_current,
                CASE WHEN record_id = top THEN NULL ELSE top END AS sup_by
         FROM ranked
         WHERE is_current IS DISTINCT FROM (record_id = top)
            OR superseded_by IS DISTINCT FROM (CASE WHEN record_id = top THEN NULL ELSE top END)"""
     )
     try:
-        n_changed = con.execute("SELECT count(*) FILTER (WHERE NOT cur) FROM _sup").fetchone()[0]
+        n_changed = con.execute("SELECT count(*) FILTER (WHERE NOT cur AND was_current) FROM _sup").fetchone()[0]
         if con.execute("SELECT count(*) FROM _sup").fetchone()[0]:
             con.execute(
                 f"""UPDATE {table} SET is_current = s.cur, superseded_by = s.sup_by
