@@ -83,7 +83,7 @@ def check_results(scorecard, thresholds: dict[str, Any]) -> list[dg.AssetCheckRe
             for d in scorecard.departments:
                 for b in d["breaches"]:
                     if b["key"] == key and b["kind"] == kind:
-                        bad[d["code"]] = round(b["value"], 4)
+                        bad[d["code"]] = round(float(b["value"]), 4)
             results.append(
                 dg.AssetCheckResult(
                     check_name=f"{kind}_{key}",
@@ -123,11 +123,11 @@ def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig
             "report": dg.MetadataValue.path(str(out["report"])),
             "history": dg.MetadataValue.path(str(out["index"])),
             "data_docs": dg.MetadataValue.path(str(gx["docs"])),
-            "score": sc.overall["score"] if sc.overall["score"] is not None else float("nan"),
+            "score": float(sc.overall["score"]) if sc.overall["score"] is not None else float("nan"),
             "files_validated": len(gx["validated"]),
             "files_failing_expectations": len(failed),
             "departments": dg.MetadataValue.json(
-                {d["code"]: None if d["score"] is None else round(d["score"], 1) for d in sc.departments}
+                {d["code"]: None if d["score"] is None else round(float(d["score"]), 1) for d in sc.departments}
             ),
         },
     )

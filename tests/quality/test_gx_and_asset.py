@@ -1,0 +1,51 @@
+"""The Dagster asset from a clean state: GX suites from the catalogue, a validation per
+delivered file, an offline Data Docs site, the report, and the threshold checks."""
+
+import shutil
+
+import dagster as dg
+
+from pipelines.defs.quality import data_quality_report
+from pipelines.defs.resources import WarehouseResource
+from pipelines.quality.gx_suites import build_suite, docs_index, remote_references
+from tests.quality.conftest import ID_NO
+
+
+def test_suite_from_catalogue(catalogue):
+    import great_expectations as gx
+
+    gx.get_context(mode="ephemeral")
+    suite = build_suite(catalogue.categories["admin_penalty"], catalogue)
+    types = [e.expectation_type for e in suite.expectations]
+    assert types.count("expect_column_to_exist") == len(catalogue.categories["admin_penalty"].fields)
+    assert types.count("expect_column_values_to_not_be_null") == 13 + 5  # required + required_when
+    assert "expect_column_values_to_be_in_set" in types and "expect_column_pair_values_a_to_be_greater_than_b" in types
+
+
+def test_asset_builds_docs_and_report_from_clean_state(tmp_path, warehouse, monkeypatch):
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")
+    (tmp_path / "warehouse").mkdir()
+    shutil.copy(warehouse, tmp_path / "warehouse" / "credit.duckdb")
+    res = dg.materialize(
+        [data_quality_report],
+        resources={"warehouse": WarehouseResource(data_dir=str(tmp_path))},
+        run_config={"ops": {"data_quality_report": {"config": {"as_of": "2025-10-21"}}}},
+    )
+    assert res.success
+    idx = docs_index(tmp_path)
+    site = idx.parent
+    assert idx.exists() and (site / "expectations" / "admin_penalty.html").exists()
+    pages = list((site / "validations" / "admin_penalty").rglob("*.html"))
+    assert len(pages) == 4  # one per delivered file (loaded or rejected_file), not the duplicate
+    assert remote_references(site) == []
+    assert "offline-index" in idx.read_text(encoding="utf-8")
+    assert not any(ID_NO in p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+    cfg = (tmp_path / "reports" / "gx" / "gx" / "great_expectations.yml").read_text(encoding="utf-8")
+    assert "analytics_enabled: false" in cfg
+    report = tmp_path / "reports" / "quality" / "2025-10-21" / "index.html"
+    assert report.exists() and (tmp_path / "reports" / "quality" / "index.html").exists()
+    assert (report.parent / "rejected_scjg.csv").exists()
+    checks = {e.check_name: e for e in res.get_asset_check_evaluations()}
+    assert not checks["min_validity"].passed and checks["min_validity"].severity == dg.AssetCheckSeverity.ERROR
+    assert not checks["max_rejection_rate"].passed and checks["max_rejection_rate"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["min_completeness"].passed
