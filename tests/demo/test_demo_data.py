@@ -204,8 +204,10 @@ def test_no_errors_when_rate_zero(tmp_path):
 @pytest.mark.slow
 def test_rate_extrapolates_to_about_a_minute_for_a_million(tmp_path):
     n = 50_000
-    t0 = time.perf_counter()
-    generate_demo(tmp_path, subjects=n, seed=11)
-    elapsed = time.perf_counter() - t0
-    # linear extrapolation to 1M subjects, with slack for a shared machine
-    assert elapsed * (1_000_000 / n) < 180, elapsed
+    generate_demo(tmp_path / "warm", subjects=500, seed=11)  # imports, catalogue
+    c0 = time.process_time()
+    generate_demo(tmp_path / "run", subjects=n, seed=11)
+    cpu = time.process_time() - c0
+    # CPU time (all threads), not wall time: the machine is shared. Linear extrapolation
+    # to 1M subjects must stay around a minute of a 2-core machine (≈ 2 CPU-minutes).
+    assert cpu * (1_000_000 / n) < 150, cpu
