@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ..catalogue import Catalogue, Category, Field
-from ..catalogue.schemas import code_valid_expr, has_text_col, has_valid_col, text_col, valid_col
+from ..catalogue.schemas import code_valid_expr, has_valid_col, text_col, valid_col
 from ..codes.expr import normalize_code_expr
 from ..textnorm import normalize_header, normalize_value_expr
 
