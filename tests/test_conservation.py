@@ -1,0 +1,115 @@
+"""Conservation: every delivered row ends in exactly one recorded outcome, and that
+outcome is the one the generator's ground truth expects.
+
+Generates a synthetic inbox with every kind of injected error, ingests it, and scores
+the pipeline per error class. Accuracy per class is printed (``pytest -s``) and written
+to ``test-output/conservation.json`` so a regression shows which class broke.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.catalogue import load_catalogue
+from pipelines.settings import Paths
+
+demo = pytest.importorskip("pipelines.demo")
+ingest = pytest.importorskip("pipelines.ingest")
+
+OUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("conservation")
+    demo.generate_demo(data_dir, subjects=1500, seed=11)
+    paths = Paths(data_dir).ensure()
+    cat = load_catalogue()
+    ingest.ingest_inbox(paths, cat, key=b"test-key")
+    truth_dir = data_dir / "demo_truth"
+    rows_truth = pl.read_parquet(truth_dir / "rows.parquet")
+    files_truth = pl.read_parquet(truth_dir / "files.parquet")
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        outcomes = con.sql(
+            "select source_file, source_row, outcome, count(*) over (partition by source_file, source_row) n "
+            "from audit.row_outcomes"
+        ).pl()
+        loads = con.sql("select source_file, status, reason from audit.loads").pl()
+        rejected = con.sql("select source_file, source_row, rule_ids, reasons from audit.rejected_rows").pl()
+    return rows_truth, files_truth, outcomes, loads, rejected
+
+
+def _accuracy(df: pl.DataFrame, ok: str) -> pl.DataFrame:
+    return (
+        df.with_columns(pl.col("error_class").fill_null("clean"))
+        .group_by("error_class")
+        .agg(rows=pl.len(), correct=pl.col(ok).sum())
+        .with_columns(accuracy=pl.col("correct") / pl.col("rows"))
+        .sort("error_class")
+    )
+
+
+def test_every_row_has_exactly_one_outcome(scored):
+    rows_truth, _, outcomes, _, _ = scored
+    assert outcomes["n"].max() == 1, "a row has more than one outcome"
+    keys_truth = rows_truth.select("source_file", "source_row")
+    keys_got = outcomes.select("source_file", "source_row")
+    missing = keys_truth.join(keys_got, on=["source_file", "source_row"], how="anti")
+    extra = keys_got.join(keys_truth, on=["source_file", "source_row"], how="anti")
+    assert missing.height == 0, f"rows without an outcome: {missing.head(5)}"
+    assert extra.height == 0, f"outcomes for rows the generator did not write: {extra.head(5)}"
+
+
+def test_row_outcomes_match_truth_per_error_class(scored):
+    rows_truth, _, outcomes, _, rejected = scored
+    joined = rows_truth.join(outcomes, on=["source_file", "source_row"], how="left")
+    joined = joined.with_columns(ok=pl.col("outcome") == pl.col("expected_outcome"))
+    # A rejected row must name the rule the generator broke.
+    rej = joined.filter(pl.col("expected_outcome") == "rejected").join(
+        rejected, on=["source_file", "source_row"], how="left"
+    )
+    rule_ok = rej.with_columns(
+        rule_ok=pl.col("expected_rule").is_null() | pl.col("rule_ids").list.contains(pl.col("expected_rule"))
+    )
+    acc = _accuracy(joined, "ok")
+    rule_acc = _accuracy(rule_ok, "rule_ok")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "conservation.json").write_text(
+        json.dumps({"outcome": acc.to_dicts(), "rejection_rule": rule_acc.to_dicts()}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    print("\n", acc, "\n", rule_acc)
+    bad = joined.filter(~pl.col("ok"))
+    assert bad.height == 0, f"{bad.height} rows with the wrong outcome:\n{bad.head(20)}\n{acc}"
+    bad_rule = rule_ok.filter(~pl.col("rule_ok"))
+    assert bad_rule.height == 0, f"rejected for another rule than injected:\n{bad_rule.head(10)}"
+
+
+def test_every_error_class_is_covered(scored):
+    """Every row and file error class the generator knows is present at default rates,
+    so the accuracy table above really scores each of them."""
+    from pipelines.demo.generator import BAD_FILES, LOADED_VARIANTS
+    from pipelines.demo.inject import LATE_CLASSES, ROW_CLASSES
+
+    rows_truth, files_truth, *_ = scored
+    row_classes = set(rows_truth["error_class"].drop_nulls().unique())
+    file_classes = set(files_truth["error_class"].drop_nulls().unique())
+    expected_rows = set(ROW_CLASSES) | set(LATE_CLASSES)
+    expected_files = set(BAD_FILES) | set(LOADED_VARIANTS)
+    assert expected_rows <= row_classes, f"row error classes missing: {expected_rows - row_classes}"
+    assert expected_files <= file_classes, f"file error classes missing: {expected_files - file_classes}"
+
+
+def test_file_statuses_match_truth(scored):
+    _, files_truth, _, loads, _ = scored
+    joined = files_truth.join(loads, on="source_file", how="left")
+    assert joined["status"].null_count() == 0, "a delivered file has no audit.loads row"
+    bad = joined.filter(pl.col("status") != pl.col("expected_status"))
+    assert bad.height == 0, f"files with the wrong status:\n{bad}"
+    rejected = joined.filter(pl.col("status") == "rejected_file")
+    assert rejected["reason"].null_count() == 0 and (rejected["reason"].str.len_chars() > 0).all()
