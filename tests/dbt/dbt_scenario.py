@@ -7,7 +7,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from .warehouse_fixture import TinyWarehouse
+from dbt_warehouse_fixture import TinyWarehouse
 
 D = dt.date
 AS_OF = "2026-06-30"
