@@ -7,8 +7,8 @@
 * dbt data tests and unit tests are asset checks (dagster-dbt default).
 * The evaluation date is a dbt var: run config ``as_of``, else the run tag
   ``credit/as_of`` (set by ``credit run --as-of``), else ``$CREDIT_AS_OF``, else today.
-* The manifest is produced by ``dbt parse`` when this module loads and none exists (and
-  refreshed under ``dagster dev``).
+* The manifest is produced by ``dbt parse`` when this module loads and it is missing or
+  older than the project's models / macros / seeds (always refreshed under ``dagster dev``).
 """
 
 
@@ -33,10 +33,33 @@ UPSTREAM_SOURCES = ("raw", "codes", "audit")
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
+# Files whose change makes the manifest stale (models, macros, tests, seeds in catalogs/).
+_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+
+
+def _newest_input_mtime() -> float:
+    newest = 0.0
+    roots = [DBT_PROJECT_DIR / p for p in _PROJECT_INPUTS]
+    roots += [PROJECT_ROOT / "catalogs" / d for d in ("scoring", "publicity", "sampling")]
+    for root in roots:
+        if root.is_file():
+            newest = max(newest, root.stat().st_mtime)
+        elif root.is_dir():
+            for f in root.rglob("*"):
+                if f.is_file() and f.suffix in (".sql", ".yml", ".yaml", ".csv"):
+                    newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    path = project.manifest_path
+    return not path.exists() or path.stat().st_mtime < _newest_input_mtime()
+
+
 credit_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-credit_dbt_project.prepare_if_dev()
-if not credit_dbt_project.manifest_path.exists():
-    # Not under `dagster dev` and no packaged manifest: parse now (a few seconds).
+credit_dbt_project.prepare_if_dev()  # under `dagster dev`: always re-parse
+if manifest_is_stale(credit_dbt_project):
+    # No manifest, or models / seeds changed since it was written: `dbt parse` now.
     credit_dbt_project.preparer.prepare(credit_dbt_project)
 
 
