@@ -103,8 +103,7 @@ def department_extracts(context: dg.AssetExecutionContext, config: ExtractConfig
 
 department_extracts_job = dg.define_asset_job(
     "department_extracts",
-    selection=dg.AssetSelection.assets(EXTRACTS_KEY),
-    partitions_def=DEPARTMENTS,
+    selection=dg.AssetSelection.assets(EXTRACTS_KEY),  # partitioned like the asset
     description="Re-send one department's extract (pick the department partition).",
 )
 

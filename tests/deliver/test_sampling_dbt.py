@@ -1,0 +1,125 @@
+"""The dbt sampling models on a tiny warehouse (``dbt build`` of the sampling models and
+what they need, once per module): plan arithmetic, k smallest keys, frequency
+exclusions, scope, roster, inspector avoidance — and the Python re-draw agrees with dbt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from deliver_fixture import build_marts
+
+from pipelines.deliver import publish, recipe
+from pipelines.deliver.redraw import catalogue_seed, redraw
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory) -> Path:
+    return build_marts(tmp_path_factory.mktemp("sampling_dbt"))
+
+
+@pytest.fixture
+def con(wh):
+    c = duckdb.connect(str(wh))  # dbt-duckdb keeps a read-write handle open in-process
+    yield c
+    c.close()
+
+
+def rows(con, sql, params=()):
+    cur = con.execute(sql, list(params))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_period_and_seed(con):
+    assert {(r["period"], r["seed"]) for r in rows(con, "select distinct period, seed from marts.sampling_plan")} \
+        == {("2026-Q4", catalogue_seed("2026-Q4"))}
+
+
+def test_plan_arithmetic(con):
+    plan = rows(con, "select *, cast(ratio as varchar) as r from marts.sampling_plan")
+    assert {p["department_code"] for p in plan} == {"scjg", "sthj", "yjgl", "zjj"}   # draws=true only
+    assert all(len([p for p in plan if p["department_code"] == d]) == 4 for d in ("scjg", "zjj"))
+    for p in plan:
+        cnt = rows(con, """select count(*) filter (where in_pool) as pop, count(*) filter (where is_eligible) as el
+            from marts.sampling_candidates where department_code = ? and grade = ?""",
+                   [p["department_code"], p["grade"]])[0]
+        assert (p["population"], p["eligible"]) == (cnt["pop"], cnt["el"])
+        assert p["sample_size"] == recipe.sample_size(p["population"], p["eligible"], p["r"],
+                                                      p["minimum_per_stratum"]), p
+    assert any(p["population"] > 0 for p in plan)
+
+
+def test_draw_is_the_k_smallest_keys(con):
+    plan = rows(con, "select * from marts.sampling_plan")
+    for p in plan:
+        elig = rows(con, """select subject_id, draw_key from marts.sampling_candidates
+            where department_code = ? and grade = ? and is_eligible""", [p["department_code"], p["grade"]])
+        for e in elig:
+            assert e["draw_key"] == recipe.draw_key(p["seed"], p["period"], p["department_code"], e["subject_id"])
+        want = [e["subject_id"] for e in sorted(elig, key=lambda e: (e["draw_key"], e["subject_id"]))][: p["sample_size"]]
+        got = [r["subject_id"] for r in rows(con, """select subject_id from marts.inspection_draw
+            where department_code = ? and grade = ? order by draw_rank""", [p["department_code"], p["grade"]])]
+        assert got == want
+
+
+def test_frequency_exclusions(con):
+    cands = rows(con, "select * from marts.sampling_candidates")
+    limited = [c for c in cands if c["in_pool"] and c["max_inspections_per_window"] is not None
+               and c["inspections_in_window"] >= c["max_inspections_per_window"]]
+    assert limited, "the fixture inspects some subjects within the window"
+    for c in limited:
+        assert not c["is_eligible"] and "近12个月已检查" in c["exclusion_reason"]
+    drawn = {r["subject_id"] for r in rows(con, "select subject_id from marts.inspection_draw")}
+    assert not drawn & {c["subject_id"] for c in limited}
+    for c in cands:
+        if c["in_pool"] and c["inspections_in_window"] == 0:
+            assert c["is_eligible"]
+
+
+def test_pool_statuses_and_scope(con):
+    gone = rows(con, "select * from marts.sampling_candidates where status = '注销'")
+    assert gone and all(not g["in_pool"] and "注销" in g["exclusion_reason"] for g in gone)
+    sthj = {r["subject_id"]: r["scope_rules"] for r in rows(
+        con, "select subject_id, scope_rules from marts.sampling_candidates where department_code = 'sthj'")}
+    # fixture: permits from sthj for i % 4 == 1, chemicals (C26) for i % 5 == 0, penalties i % 9 == 4
+    from deliver_fixture import uscc
+    for i in range(40):
+        expected = {r for r, hit in (("license", i % 4 == 1), ("industry_prefix", i % 5 == 0),
+                                     ("penalty", i % 9 == 4)) if hit}
+        got = set(sthj.get(uscc(100 + i), "").split(";")) - {""}
+        assert got == expected, i
+    assert rows(con, "select count(*) as n from marts.sampling_candidates where department_code = 'zjj'")[0]["n"] == 0
+
+
+def test_roster_and_inspectors(con):
+    roster = rows(con, "select * from marts.sampling_roster")
+    assert "name" not in roster[0]
+    assert {r["badge_no"] for r in roster} == {"SCJG-000", "SCJG-001", "SCJG-002", "SCJG-003", "STHJ-000", "STHJ-001"}
+    region = {r["badge_no"]: r["region_code"] for r in roster}
+    draw = rows(con, "select * from marts.inspection_draw")
+    assert draw
+    for d in draw:
+        if d["department_code"] == "yjgl":          # no roster delivered
+            assert d["inspector_1"] is None
+            continue
+        b1, b2 = d["inspector_1_badge_no"], d["inspector_2_badge_no"]
+        assert b1 and b2 and b1 != b2 and b1 in region and b2 in region
+        assert d["inspector_1"] == f"{d['inspector_1_name']}（{b1}）"
+        assert region[b1] != d["region_code"], "回避: another region first"
+        if d["department_code"] == "scjg":          # two other-region inspectors in every case
+            assert d["avoidance_met"] and region[b2] != d["region_code"]
+
+
+def test_python_redraw_agrees_with_dbt(wh, tmp_path):
+    con = duckdb.connect(str(wh))
+    try:
+        for dept in ("scjg", "sthj", "yjgl", "zjj"):
+            pub = publish.publish_draw(con, dept)
+            assert pub.status == "new"
+            res = redraw(con, dept, "2026-Q4")
+            assert res.matches, res.summary()
+            assert publish.publish_draw(con, dept).status == "unchanged"
+    finally:
+        con.close()
