@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from deliver_fixture import build_marts
+from deliver_fixture import build_marts, run_dbt
 
 from pipelines.deliver import publish, recipe
 from pipelines.deliver.redraw import catalogue_seed, redraw
@@ -110,6 +110,10 @@ def test_roster_and_inspectors(con):
         assert region[b1] != d["region_code"], "回避: another region first"
         if d["department_code"] == "scjg":          # two other-region inspectors in every case
             assert d["avoidance_met"] and region[b2] != d["region_code"]
+
+
+def test_dbt_unit_tests_of_the_plan(wh):
+    run_dbt(wh.parent.parent, ["test", "--select", "sampling_plan,test_type:unit"])
 
 
 def test_python_redraw_agrees_with_dbt(wh, tmp_path):
