@@ -32,10 +32,11 @@ help:
 	@echo "make lint        ruff"
 	@echo "make clean-data  delete $(CREDIT_DATA_DIR)"
 
-# A fresh machine: install uv if missing, then the locked environment.
+# A fresh machine: install uv if missing, then the locked environment (--inexact keeps
+# packages a developer added by hand; nothing in uv.lock is changed).
 env:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv || pip install --quiet uv
-	@$(UV) sync --frozen
+	@$(UV) sync --frozen --inexact
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)

@@ -47,6 +47,7 @@ def prepare_environment() -> Paths:
     turn telemetry off. Returns the paths."""
     paths = Paths.from_env()
     os.environ["CREDIT_DATA_DIR"] = str(paths.data_dir)
+    _put_env_bin_on_path()
     for k, v in TELEMETRY_OFF.items():
         os.environ.setdefault(k, v)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))).resolve()
@@ -60,6 +61,15 @@ def prepare_environment() -> Paths:
                                                and dst.read_bytes() != src.read_bytes())):
         shutil.copyfile(src, dst)
     return paths
+
+
+def _put_env_bin_on_path() -> None:
+    """``dbt`` and ``dagster`` of this environment must be found even when ``credit`` is
+    called as ``.venv/bin/credit`` without activating the environment."""
+    bin_dir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in parts if p]])
 
 
 def _inbox_files(paths: Paths) -> int:
@@ -80,10 +90,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     if args.as_of:
         kwargs["as_of"] = args.as_of
     report = generate_demo(paths.data_dir, **kwargs)
-    print(f"demo-data: synthetic inbox (示例数据) written to {paths.inbox}")
-    if report is not None:
-        summary = getattr(report, "summary", None)
-        print(summary() if callable(summary) else (summary or report))
+    files = getattr(report, "files", None) or []
+    rows = getattr(report, "rows_by_category", None) or {}
+    print(f"demo-data (示例数据): {len(files)} file(s), {sum(rows.values())} row(s), "
+          f"{getattr(report, 'subjects', args.subjects)} subject(s) → {paths.inbox}")
+    for cat, n in sorted(rows.items()):
+        print(f"  {cat:<26} {n:>8}")
+    print(f"Ground truth (for tests and the conservation score): {paths.data_dir / 'demo_truth'}")
     return 0
 
 
@@ -92,12 +105,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from pipelines.catalogue import load_catalogue
     from pipelines.ingest import pull_sources
 
-    result = pull_sources(paths, load_catalogue())
-    n = len(result) if hasattr(result, "__len__") else None
-    print(f"pull (拉取): {'' if n is None else n} new batch(es) copied into {paths.inbox}")
-    if n:
-        for item in list(result)[:50]:
-            print(f"  {item}")
+    pulled = list(pull_sources(paths, load_catalogue()) or [])
+    print(f"pull (拉取): {len(pulled)} new batch(es) copied into {paths.inbox}")
+    for b in pulled:
+        dept, batch = getattr(b, "department_code", "?"), getattr(b, "batch", "?")
+        print(f"  {dept}/{batch}  {len(getattr(b, 'files', []) or [])} file(s)  from {getattr(b, 'source', '')}")
     return 0
 
 
@@ -107,15 +119,24 @@ def cmd_check_code(args: argparse.Namespace) -> int:
     return int(main_check_code(list(args.codes)) or 0)
 
 
-def _query(paths: Paths, sql: str) -> list[tuple]:
+def _query(paths: Paths, sql: str, *, wait_s: float = 15.0) -> list[tuple] | None:
+    """Rows of a read-only query; ``[]`` when there is no warehouse or table yet, ``None``
+    when the warehouse stays locked by another process."""
+    import time
+
     import duckdb
 
     if not paths.warehouse.exists():
         return []
-    try:
-        con = duckdb.connect(str(paths.warehouse), read_only=True)
-    except duckdb.Error:
-        return []
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con = duckdb.connect(str(paths.warehouse), read_only=True)
+            break
+        except duckdb.Error:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.5)
     try:
         return con.execute(sql).fetchall()
     except duckdb.Error:
@@ -126,17 +147,39 @@ def _query(paths: Paths, sql: str) -> list[tuple]:
 
 def print_summary(paths: Paths) -> None:
     """Files and rows by outcome (whole warehouse), and where the results are."""
-    files = dict(_query(paths, "select status, count(*) from audit.loads group by 1"))
-    rows = dict(_query(paths, "select outcome, count(*) from audit.row_outcomes group by 1"))
-    print("Files (audit.loads):        " + ", ".join(
-        f"{k} {files.get(k, 0)}" for k in ("loaded", "duplicate_file", "rejected_file")))
-    print("Rows (audit.row_outcomes):  " + ", ".join(
-        f"{k} {rows.get(k, 0)}" for k in ("loaded", "rejected", "duplicate", "superseded")))
+    files = _query(paths, "select status, count(*) from audit.loads group by 1")
+    rows = _query(paths, "select outcome, count(*) from audit.row_outcomes group by 1", wait_s=1)
+    if files is None or rows is None:
+        print("Files and rows: the warehouse is locked by another process; see audit.loads later.")
+    else:
+        files, rows = dict(files), dict(rows)
+        print("Files (audit.loads):        " + ", ".join(
+            f"{k} {files.get(k, 0)}" for k in ("loaded", "duplicate_file", "rejected_file")))
+        print("Rows (audit.row_outcomes):  " + ", ".join(
+            f"{k} {rows.get(k, 0)}" for k in ("loaded", "rejected", "duplicate", "superseded")))
     print(f"Warehouse: {paths.warehouse}")
     print(f"Exports:   {paths.exports}")
     print(f"Reports:   {paths.reports}")
     print(f"Run history (DAGSTER_HOME): {os.environ.get('DAGSTER_HOME', paths.dagster_home)}"
           "  — browse with `make ui`")
+
+
+def _loads_metadata(result) -> dict[str, int]:
+    """The ingest step's file counts for this run (metadata of ``audit/loads``)."""
+    from dagster import AssetKey
+
+    key = AssetKey(["audit", "loads"])
+    out: dict[str, int] = {}
+    try:
+        mats = result.asset_materializations_for_node("ingest_inbox")
+    except Exception:  # the ingest step did not run
+        return out
+    for mat in mats:
+        if mat.asset_key == key:
+            for k, v in mat.metadata.items():
+                if k.startswith("files_") and isinstance(getattr(v, "value", None), int):
+                    out[k] = v.value
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -163,6 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_id = result.run_id
             failures = [e for e in result.all_events if e.is_step_failure]
             checks = result.get_asset_check_evaluations()
+            this_run = _loads_metadata(result)
     finally:
         if args.as_of:
             if previous_as_of is None:
@@ -172,6 +216,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     print(f"credit run {run_id[:8]}: {'succeeded' if result.success else 'FAILED'}"
           + (f" (as of {args.as_of})" if args.as_of else ""))
+    if this_run:
+        parts = ", ".join(f"{k.removeprefix('files_')} {v}" for k, v in sorted(this_run.items())
+                          if k.startswith("files_") and k != "files_new")
+        print(f"This run: {this_run.get('files_new', 0)} new file(s) ({parts or 'none'})")
     print_summary(paths)
     flagged = [c for c in checks if not c.passed]
     for c in flagged:

@@ -4,6 +4,7 @@ empty data directory with every variable the project reads pointing into it."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,12 @@ for _k, _v in {
     "DAGSTER_DISABLE_TELEMETRY": "1",
 }.items():
     os.environ.setdefault(_k, _v)
+
+# The environment's own executables (dbt, dagster) even when pytest is run as
+# .venv/bin/pytest without activating the environment.
+_bin = str(Path(sys.executable).parent)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import duckdb
 import pytest
 
 from pipelines.cli import build_parser, main, prepare_environment
+from pipelines.settings import PROJECT_ROOT
+
+DEFS_DIR = PROJECT_ROOT / "pipelines" / "defs"
 
 
 def test_help_lists_the_commands(capsys):
@@ -44,18 +47,23 @@ def _snapshot(warehouse) -> dict[str, list]:
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('raw', 'audit') order by 1, 2").fetchall()
+            "where table_schema in ('raw', 'audit', 'codes') order by 1, 2").fetchall()
         return {f"{s}.{t}": sorted(map(repr, con.execute(f'select * from "{s}"."{t}"').fetchall()))
                 for s, t in tables}
     finally:
         con.close()
 
 
+@pytest.mark.slow
 def test_demo_data_then_run_twice(credit_env, capsys):
     pytest.importorskip("pipelines.demo")
     ingest = pytest.importorskip("pipelines.ingest")
     if not hasattr(ingest, "ingest_inbox"):
         pytest.skip("pipelines.ingest.ingest_inbox not available yet")
+    # The dbt models read codes.*: the whole graph can only succeed once the codes
+    # stage is part of it.
+    if not (DEFS_DIR / "codes.py").exists() and not (DEFS_DIR / "codes").is_dir():
+        pytest.skip("pipelines/defs/codes.py (code governance stage) not landed yet")
 
     assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "2"]) == 0
     assert any((credit_env / "inbox").rglob("*.*"))

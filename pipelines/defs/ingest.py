@@ -122,14 +122,6 @@ def _table_rows(con: Any, schema: str, table: str) -> int | None:
         return None
 
 
-def _pseudonym_key(paths: Paths) -> bytes | None:
-    try:
-        from pipelines.codes.privacy import pseudonym_key
-    except ImportError:
-        return None
-    return pseudonym_key(paths.data_dir)
-
-
 @dg.multi_asset(
     name="ingest_inbox",
     specs=_specs(),
@@ -146,7 +138,7 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     warn = float(catalogue.setting("ingest.checks.rejection_rate_warn"))
     error = float(catalogue.setting("ingest.checks.rejection_rate_error"))
     with warehouse.connect() as con:
-        report = ingest_inbox(paths, catalogue, con=con, key=_pseudonym_key(paths))
+        report = ingest_inbox(paths, catalogue, con=con)
         files = list(_get(report, "files", None) or _get(report, "results", None) or [])
         by_status: dict[str, int] = {}
         for f in files:
@@ -162,8 +154,9 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             yield dg.MaterializeResult(asset_key=raw_key(cat.id), metadata=meta)
             yield rejection_check(cat.id, stats, warn, error)
         for name in AUDIT_TABLES:
-            meta = {"files_in_run": len(files)} if name == "loads" else {}
+            meta: dict[str, Any] = {}
             if name == "loads":
+                meta["files_new"] = sum(v for k, v in by_status.items() if k != "skipped")
                 meta.update({f"files_{k}": v for k, v in sorted(by_status.items())})
             total = _table_rows(con, "audit", name)
             if total is not None:

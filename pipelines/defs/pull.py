@@ -22,8 +22,13 @@ def _describe(result: object) -> dict[str, object]:
         return {"batches_pulled": len(items), "batches": dg.MetadataValue.json(
             {str(k): str(v) for k, v in items[:200]})}
     if isinstance(result, Sequence) and not isinstance(result, str | bytes):
-        return {"batches_pulled": len(result),
-                "batches": dg.MetadataValue.json([str(x) for x in list(result)[:200]])}
+        batches = [
+            f"{b.department_code}/{b.batch}" if hasattr(b, "department_code") else str(b)
+            for b in list(result)[:200]
+        ]
+        files = sum(len(getattr(b, "files", None) or []) for b in result)
+        return {"batches_pulled": len(result), "files_pulled": files,
+                "batches": dg.MetadataValue.json(batches)}
     meta: dict[str, object] = {"result": str(result)[:2000]}
     for attr in ("batches", "pulled", "files"):
         v = getattr(result, attr, None)
