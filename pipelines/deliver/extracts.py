@@ -79,10 +79,15 @@ class ExtractResult:
 def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: str | dt.date | None) -> str:
     if as_of:
         return as_of.isoformat() if isinstance(as_of, dt.date) else str(as_of)
-    row = con.execute("select max(as_of) from marts.credit_grades").fetchall()[0]
-    if row[0] is None:
-        raise ValueError("no evaluation in marts.credit_grades: run the evaluation first")
-    return row[0].isoformat()
+    # The evaluation the marts were last built for (credit_grades keeps history: last).
+    for table in ("sampling_candidates", "subjects", "credit_grades"):
+        try:
+            value = con.execute(f"select max(as_of) from marts.{table}").fetchall()[0][0]
+        except duckdb.CatalogException:
+            continue
+        if value is not None:
+            return value.isoformat()
+    raise ValueError("no evaluation in the marts: run the evaluation first")
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pl.DataFrame:

@@ -132,3 +132,21 @@ def redraw(con: duckdb.DuckDBPyConnection, department: str, period: str, version
         elif any(p.get(k) != r[k] for k in COMPARED):
             result.differences.append(RowDiff(sid, "changed", {k: p.get(k) for k in COMPARED}, r))
     return result
+
+
+def redraw_cli(department: str, period: str, version: int | None = None,
+               warehouse: Path | None = None) -> int:
+    """For ``credit redraw``: print the comparison; exit code 0 when it matches, 1 when it
+    does not, 2 when nothing was published for that department and period."""
+    from pipelines.settings import Paths
+
+    path = warehouse or Paths.from_env().warehouse
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        result = redraw(con, department, period, version)
+    finally:
+        con.close()
+    print(result.summary())
+    if not result.found:
+        return 2
+    return 0 if result.matches else 1

@@ -137,3 +137,28 @@ def test_department_without_scope_gets_empty_lists(con, tmp_path):
 def test_stale_marts_are_refused(con, tmp_path):
     with pytest.raises(ValueError, match="not 2026-12-31"):
         extracts.write_department_extract(con, "scjg", "2026-12-31", Path(tmp_path / "x"))
+
+
+def test_anyone_can_redraw_from_the_extract_with_the_documented_sql(extract, monkeypatch):
+    """docs/sampling.md steps 1–2, verbatim but for the three parameters, run in the
+    extract folder on grades.csv + manifest.json, give the published list."""
+    import re
+
+    import duckdb
+    from deliver_fixture import DOC
+
+    text = DOC.read_text(encoding="utf-8")
+    setup = re.search(r"```sql setup\n(.*?)```", text, re.S).group(1)
+    step2 = re.search(r"```sql recipe\n(.*?)```", text, re.S).group(1)
+    m = extract.manifest
+    for var in ("seed", "period"):
+        setup = re.sub(rf"SET VARIABLE {var} = '[^']*'", f"SET VARIABLE {var} = '{m[var]}'", setup)
+    setup = re.sub(r"SET VARIABLE dept = '[^']*'", f"SET VARIABLE dept = '{m['department_code']}'", setup)
+    monkeypatch.chdir(extract.path)
+    con = duckdb.connect()
+    con.execute(setup + step2)
+    mine = con.execute("select grade, draw_rank, subject_id, draw_key from drawn order by grade, draw_rank").fetchall()
+    published = pl.read_csv("inspection_draw.csv", infer_schema=False)
+    assert mine == [(g, int(r), s, k) for g, r, s, k in published.select(
+        "信用等级", "抽签序号", "主体标识", "抽签值").iter_rows()]
+    assert len(mine) == next(f["rows"] for f in m["files"] if f["name"] == "inspection_draw.csv") > 0

@@ -98,3 +98,18 @@ def test_another_seed_gives_another_list_and_is_flagged(fake_warehouse, tmp_path
 def test_nothing_published(con):
     res = redraw(con, "scjg", "2031-Q1")
     assert not res.found and not res.matches and "no published draw" in res.summary()
+
+
+def test_redraw_cli_exit_codes(fake_warehouse, capsys):
+    from pipelines.deliver.redraw import redraw_cli
+
+    con = duckdb.connect(str(fake_warehouse))
+    publish.publish_draw(con, "scjg")
+    con.close()
+    assert redraw_cli("scjg", FAKE_PERIOD, warehouse=fake_warehouse) == 0
+    assert "MATCHES" in capsys.readouterr().out
+    assert redraw_cli("scjg", "2031-Q1", warehouse=fake_warehouse) == 2
+    con = duckdb.connect(str(fake_warehouse))
+    con.execute("update deliver.published_draw_rows set draw_key = 'x' where draw_rank = 1")
+    con.close()
+    assert redraw_cli("scjg", FAKE_PERIOD, warehouse=fake_warehouse) == 1
