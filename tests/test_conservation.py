@@ -27,7 +27,7 @@ OUT = Path(__file__).resolve().parent.parent / "test-output"
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("conservation")
-    demo.generate_demo(data_dir, subjects=1500, seed=11)
+    demo.generate_demo(data_dir, subjects=1500, seed=11, error_rate=0.2)
     paths = Paths(data_dir).ensure()
     cat = load_catalogue()
     ingest.ingest_inbox(paths, cat, key=b"test-key")

@@ -24,8 +24,11 @@ from ..textnorm import normalize_header
 FieldType = Literal["text", "code", "enum", "enum_list", "date", "money", "int"]
 CodeKind = Literal["uscc", "reg_no", "org_code", "id_no", "region", "industry"]
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-# Pseudo-fields a record key may use besides catalogue fields.
-KEY_PSEUDO_FIELDS = {"department_code"}
+# Pseudo-fields a record key may use besides catalogue fields: the delivering
+# department, and the subject's delivered code (USCC, else 注册号, 组织机构代码, ID number)
+# so that two subjects sharing a name never share a record.
+KEY_PSEUDO_FIELDS = {"department_code", "subject_code"}
+SUBJECT_CODE_FIELDS = ("uscc", "reg_no", "org_code", "id_no")
 
 
 class CatalogueError(ValueError):

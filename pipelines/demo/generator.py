@@ -349,6 +349,9 @@ def generate_demo(data_dir: Path, subjects: int = 2000, seed: int = 42, *, batch
     first = world.batches[0].name
     plain = [i for i, u in enumerate(units) if u.variant is None and u.file_err is None and u.batch < regular[-1]
              and u.df.height >= 2]
+    if not plain:  # every earlier file has a format variant: re-deliver one of those
+        plain = [i for i, u in enumerate(units) if u.file_err is None and u.batch < regular[-1]
+                 and u.df.height >= 2 and i in written]
     plain.sort(key=lambda i: units[i].df.height)
     for j in range(nb):
         tag = "" if j == 0 else f"_{j + 1}"

@@ -422,8 +422,18 @@ class Gen:
 
 
 def dedupe_keys(df: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    cols = ["_dept" if k == "department_code" else k for k in key]
-    return df.filter(pl.struct(cols).is_first_distinct())
+    """One row per catalogue record key (the same pseudo-fields as ingestion)."""
+    from ..catalogue.model import SUBJECT_CODE_FIELDS
+
+    exprs = []
+    for k in key:
+        if k == "department_code":
+            exprs.append(pl.col("_dept"))
+        elif k == "subject_code":
+            exprs.append(pl.coalesce([pl.col(c) for c in SUBJECT_CODE_FIELDS if c in df.columns]).alias(k))
+        else:
+            exprs.append(pl.col(k))
+    return df.filter(pl.struct(exprs).is_first_distinct())
 
 
 def generate_records(world: World, rng: np.random.Generator, catalogue) -> dict[str, pl.DataFrame]:

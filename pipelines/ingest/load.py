@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from ..catalogue import Catalogue, Category
+from ..catalogue.model import SUBJECT_CODE_FIELDS
 from ..catalogue.schemas import SchemaContext
 from ..settings import Paths
 from .discover import FileProblem, InboxFile, discover
@@ -288,7 +289,7 @@ def _insert_rejected(run: _Run, f: InboxFile, res: FileResult, rej: pl.DataFrame
 
 
 def _first_occurrence(df: pl.DataFrame) -> pl.Series:
-    """True for the first of exactly equal rows (as read). Row hashes find candidates;
+    """True for the first of exactly equal rows. Row hashes find candidates;
     equality is then checked exactly on those only."""
     cand = df.hash_rows().is_duplicated()
     if not cand.any():
@@ -404,7 +405,9 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
         numeric_cells=read.numeric_cells, not_submitted_flag=not_submitted,
     )
     n = frame.height
-    first = _first_occurrence(read.frame)
+    # Exact duplicates are judged on the catalogue fields after normalisation: columns
+    # kept aside (a 序号 row number, an entry timestamp) never make two copies differ.
+    first = _first_occurrence(frame.select(cat.field_names))
     rejected = validate_frame(frame, cat, ctx)
     status = pl.DataFrame({ROW: pl.int_range(0, n, eager=True, dtype=pl.Int64), "first": first})
     status = status.join(rejected.select(ROW, pl.lit(True).alias("bad")), on=ROW, how="left").select(
@@ -457,6 +460,9 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
     for k in cat.record_key:
         if k == "department_code":
             key_parts.append(_lit(f.department_code))
+        elif k == "subject_code":
+            codes = [_q(c) for c in SUBJECT_CODE_FIELDS if c in cat.by_name]
+            key_parts.append(f"coalesce({', '.join(codes)}, '')" if codes else "''")
         else:
             key_parts.append(f"coalesce(CAST({_q(k)} AS VARCHAR), '')")
     record_key = f"sha256(concat_ws(chr(31), {', '.join(key_parts)}))"

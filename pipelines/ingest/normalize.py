@@ -15,8 +15,9 @@ import polars as pl
 
 from ..catalogue import Catalogue, Category, Field
 from ..catalogue.schemas import code_valid_expr, has_valid_col, text_col, valid_col
-from ..codes.expr import normalize_code_expr
+from ..codes.expr import id_no_is_valid_expr, normalize_code_expr, uscc_is_valid_expr
 from ..textnorm import normalize_header, normalize_value_expr
+from .readers import excel_display_expr
 
 FLAGS = "__flags"
 MONEY_SUSPICIOUS = "__money_suspicious"
@@ -176,6 +177,13 @@ def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]]) -> 
     return frame.join(mapped, on=k, how="left", nulls_equal=True, maintain_order="left").drop(k)
 
 
+def _code_checksum_ok(f: Field, e: pl.Expr) -> pl.Expr:
+    """Whether a long digit-only code is valid for its kind (a check digit holds)."""
+    if f.code_kind == "id_no":
+        return id_no_is_valid_expr(e)
+    return uscc_is_valid_expr(e) | id_no_is_valid_expr(e)
+
+
 def normalize_frame(
     df: pl.DataFrame,
     mapping: HeaderMapping,
@@ -210,7 +218,14 @@ def normalize_frame(
     for f in category.fields:
         orig = mapping.columns.get(f.name)
         if f.type == "code" and orig is not None and orig in numeric_cells:
-            frame = frame.with_columns(numeric_cells[orig].alias(f"__xlnum__{f.name}"))
+            # A long code Excel stored as a number lost its tail: show it as Excel does
+            # and flag it, unless it is a valid code (a text cell that only looks numeric).
+            valid = _code_checksum_ok(f, pl.col(f.name))
+            mangled = pl.lit(numeric_cells[orig]) & ~valid.fill_null(False)
+            frame = frame.with_columns(
+                mangled.alias(f"__xlnum__{f.name}"),
+                pl.when(mangled).then(excel_display_expr(pl.col(f.name))).otherwise(pl.col(f.name)).alias(f.name),
+            )
             flags.append(
                 pl.when(pl.col(f"__xlnum__{f.name}")).then(
                     pl.format(f"「{f.label}」在 Excel 中被存为数字，末位可能已失真：{{}}", pl.col(f.name))

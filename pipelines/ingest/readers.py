@@ -126,56 +126,54 @@ def read_csv_bytes(data: bytes, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> Rea
     return ReadResult(df, encoding=enc, file_format="csv")
 
 
-def _excel_number_text(v: pl.Expr) -> pl.Expr:
-    """A float as Excel displays it: integral values without ``.0``, and at most 15
-    significant digits (9.16201055811843e17 → ``916201055811843000``)."""
-    a = v.abs()
-    digits = a.log10().floor().cast(pl.Int64) + 1
-    scale = (digits - 15).clip(lower_bound=0)
-    mant = (v / pl.lit(10.0).pow(scale)).round(0).cast(pl.Int64, strict=False)
-    big = pl.concat_str([mant.cast(pl.String), pl.lit("0").repeat_by(scale).list.join("")])
-    integral = (v == v.round(0)) & (a < 1e15)
-    return (
-        pl.when(v.is_null()).then(None)
-        .when(a >= 1e15).then(big)
-        .when(integral).then(v.cast(pl.Int64, strict=False).cast(pl.String))
-        .otherwise(v.cast(pl.String))
-    )
+def number_cell_candidates(text: pl.Series) -> pl.Series:
+    """Cells that may be Excel *number* cells holding a long code.
+
+    calamine renders a number cell read as text with the full decimal expansion of its
+    float64 (9.16201055811843e17 → ``916201055811843072``), and coerces numeric-looking
+    *text* cells when asked for floats, so cell types cannot be read back. A digit-only
+    value of 16+ digits that equals the expansion of its own float64 is such a
+    candidate: a real number cell always is, a text code only by chance (about 1 in 128
+    at 18 digits). The normaliser re-renders candidates as Excel displays them only when
+    the code is invalid, so a correct code typed as text is never altered."""
+    s = text.cast(pl.String)
+    digits = s.str.contains(r"^\d{16,19}$").fill_null(False)
+    roundtrip = s.cast(pl.Float64, strict=False).cast(pl.Decimal(38, 0), strict=False).cast(pl.String) == s
+    return (digits & roundtrip.fill_null(False)).alias(text.name)
+
+
+def excel_display_expr(e: pl.Expr) -> pl.Expr:
+    """A long number as Excel displays it: rounded to 15 significant digits, the tail as
+    zeros (``916201055811842944`` → ``916201055811843000``)."""
+    scale = (e.str.len_chars() - 15).clip(lower_bound=0)
+    mant = (e.cast(pl.Float64, strict=False) / pl.lit(10.0).pow(scale)).round(0).cast(pl.Int64, strict=False)
+    return pl.concat_str([mant.cast(pl.String), pl.lit("0").repeat_by(scale).list.join("")])
 
 
 def read_xlsx_bytes(data: bytes) -> ReadResult:
     opts = {"engine": "calamine", "has_header": False, "drop_empty_rows": False, "drop_empty_cols": False}
     try:
         text = pl.read_excel(io.BytesIO(data), sheet_id=1, read_options={"dtypes": "string"}, **opts)
-        nums = pl.read_excel(io.BytesIO(data), sheet_id=1, read_options={"dtypes": "float"}, **opts)
     except Exception as e:  # noqa: BLE001 - calamine / zip errors
         raise UnreadableFile(f"XLSX 无法读取：{str(e).splitlines()[0]}") from e
     if text.height == 0 or text.width == 0:
         raise UnreadableFile("文件为空", rule="empty")
     nonempty = ~pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == ""))
-    keep = text.select(nonempty.alias("k"))["k"]
-    text, nums = text.filter(keep), nums.filter(keep)
+    text = text.filter(text.select(nonempty.alias("k"))["k"])
     if text.height == 0:
         raise UnreadableFile("文件为空", rule="empty")
     header = _clean_headers([None if v is None else str(v).strip() for v in text.row(0)])
-    text, nums = text.slice(1), nums.slice(1)
-    old = text.columns
-    text = text.rename(dict(zip(old, header, strict=True)))
-    nums = nums.rename(dict(zip(nums.columns, header, strict=True)))
-    # render number cells as Excel shows them; remember large (code-like) numbers
-    num_cols = [c for c in header if nums[c].null_count() < nums.height]
-    numeric_cells: dict[str, pl.Series] = {}
-    if num_cols:
-        text = text.with_columns(
-            pl.when(nums[c].is_not_null()).then(_excel_number_text(pl.lit(nums[c]))).otherwise(pl.col(c)).alias(c)
-            for c in num_cols
-        )
-        for c in num_cols:
-            big = (nums[c].abs() >= 1e15).fill_null(False)
-            if big.any():
-                numeric_cells[c] = big
+    text = text.slice(1)
+    text = text.rename(dict(zip(text.columns, header, strict=True)))
     if text.height == 0:
         raise UnreadableFile("文件没有数据行", rule="empty")
+    # Integral number cells come back as "12.0"-free text already; remember long
+    # numbers that may be Excel-mangled codes.
+    numeric_cells: dict[str, pl.Series] = {}
+    for c in header:
+        cand = number_cell_candidates(text[c])
+        if cand.any():
+            numeric_cells[c] = cand
     return ReadResult(text, encoding=None, file_format="xlsx", numeric_cells=numeric_cells)
 
 

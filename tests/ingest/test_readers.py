@@ -64,7 +64,8 @@ def test_xlsx_numbers_dates_and_header_row():
     )
     r = read_bytes(data, "xlsx")
     assert r.frame.columns == ["名称", "统一社会信用代码", "处罚决定日期", "罚款金额（万元）", "序号"]
-    assert r.frame["统一社会信用代码"].to_list() == ["916201055811843000", "91350100M000100Y43"]
+    # the number cell comes back as its float64 expansion; the normaliser shows it as Excel does
+    assert r.frame["统一社会信用代码"].to_list() == ["916201055811842944", "91350100M000100Y43"]
     assert r.frame["罚款金额（万元）"].to_list() == ["12.5", "3"]
     assert r.frame["处罚决定日期"][0].startswith("2024-03-05")
     assert r.frame["处罚决定日期"][1] == "45356"
@@ -117,3 +118,15 @@ def test_unreadable_and_empty(ext, data, rule):
     with pytest.raises(UnreadableFile) as e:
         read_bytes(data, ext)
     assert e.value.rule == rule and e.value.reason
+
+
+def test_xlsx_digit_only_text_codes_are_not_mistaken_for_numbers():
+    """A valid all-digit USCC typed as text (and exactly representable as a float64) is
+    a number-cell candidate for the reader but must come through unchanged."""
+    from pipelines.ingest.readers import number_cell_candidates
+
+    data = _xlsx([["统一社会信用代码"], ["121200004013590816"], ["916201055811843123"]])
+    r = read_bytes(data, "xlsx")
+    assert r.frame["统一社会信用代码"].to_list() == ["121200004013590816", "916201055811843123"]
+    cand = number_cell_candidates(r.frame["统一社会信用代码"]).to_list()
+    assert cand == [True, False]  # 916201055811843123 is not a float64 value: text for sure
