@@ -92,11 +92,8 @@ def build_sources(cat: Catalogue) -> dict:
             {
                 "name": c.id,
                 "description": f"{c.name}：{c.description}".rstrip("："),
-                "meta": {
-                    "category_name": c.name,
-                    "has_subject": c.has_subject,
-                    "record_key": list(c.record_key),
-                },
+                # Only what dbt uses: record keys, rules etc. stay in the catalogue.
+                "meta": {"category_name": c.name, "has_subject": c.has_subject},
                 "columns": cols,
             }
         )
