@@ -55,13 +55,15 @@ DRAW_COLUMNS = {
     "inspector_1": "检查人员1（姓名及执法证号）", "inspector_2": "检查人员2（姓名及执法证号）",
     "seed": "随机种子",
 }
+# The codes stage's headers (pipelines.codes.resolve.FEEDBACK_HEADERS); also used to
+# label an English-keyed list and the empty list when that stage is not available.
 CORRECTION_COLUMNS = {
-    "category": "信息类别", "source_file": "来源文件", "source_row": "行号", "field": "字段",
-    "original_value": "原始值", "resolved_uscc": "建议统一社会信用代码", "name": "主体名称",
-    "method": "处理方式", "confidence": "置信度", "status": "状态", "detail": "说明",
+    "original_value": "原始代码", "suggested": "建议代码", "resolved_uscc": "建议代码",
+    "problem": "问题类型", "method_label": "处理方法", "method": "处理方法", "confidence": "置信度",
+    "source_file": "来源文件", "source_row": "行号", "field_label": "字段", "field": "字段",
+    "status": "状态", "category": "信息类别",
 }
-DEFAULT_CORRECTION_FIELDS = ["category", "source_file", "source_row", "field", "original_value",
-                             "resolved_uscc", "method", "confidence", "status"]
+DEFAULT_CORRECTION_HEADERS = ["原始代码", "建议代码", "问题类型", "处理方法", "置信度", "来源文件", "行号", "字段"]
 SHEET_NAMES = {"grades": "信用等级", "inspection_draw": "双随机抽查名单", "code_corrections": "代码纠错清单"}
 
 
@@ -151,7 +153,7 @@ def correction_list(con: duckdb.DuckDBPyConnection, department_code: str,
     fn = feedback or _default_feedback()
     data = fn(con, department_code) if fn is not None else None
     if data is None:
-        df = pl.DataFrame(schema={c: pl.Utf8 for c in DEFAULT_CORRECTION_FIELDS})
+        df = pl.DataFrame(schema={c: pl.Utf8 for c in DEFAULT_CORRECTION_HEADERS})
     elif isinstance(data, pl.DataFrame):
         df = data
     elif hasattr(data, "to_arrow_table"):
@@ -162,9 +164,11 @@ def correction_list(con: duckdb.DuckDBPyConnection, department_code: str,
         df = pl.from_pandas(data)
     else:
         df = pl.DataFrame(list(data), infer_schema_length=None)
-    if df.height:
-        df = df.sort(df.columns)
-    return df.rename({c: CORRECTION_COLUMNS[c] for c in df.columns if c in CORRECTION_COLUMNS})
+    df = df.rename({c: CORRECTION_COLUMNS[c] for c in df.columns if c in CORRECTION_COLUMNS})
+    order = [c for c in ("来源文件", "行号", "字段") if c in df.columns]
+    if df.height and order:  # a deterministic order whatever the provider did
+        df = df.sort(order, maintain_order=True, nulls_last=True)
+    return df
 
 
 # -- writers ------------------------------------------------------------------------

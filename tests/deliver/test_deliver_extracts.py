@@ -117,14 +117,14 @@ def test_code_corrections_from_feedback(con, tmp_path):
 
     res = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "x", feedback=feedback)
     df = pl.read_csv(res.path / "code_corrections.csv", infer_schema=False)
-    assert df.columns == ["来源文件", "行号", "字段", "原始值", "建议统一社会信用代码", "状态"]
-    assert df["原始值"].item() == f"'={PERSON_ID[:4]}**********{PERSON_ID[-4:]}"
+    assert df.columns == ["来源文件", "行号", "字段", "原始代码", "建议代码", "状态"]
+    assert df["原始代码"].item() == f"'={PERSON_ID[:4]}**********{PERSON_ID[-4:]}"
 
 
 def test_empty_code_corrections_have_headers(con, tmp_path):
     res = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "x", feedback=lambda c, d: None)
     header = (res.path / "code_corrections.csv").read_bytes().decode("utf-8-sig").splitlines()[0]
-    assert header.split(",")[:4] == ["信息类别", "来源文件", "行号", "字段"]
+    assert header.split(",") == ["原始代码", "建议代码", "问题类型", "处理方法", "置信度", "来源文件", "行号", "字段"]
 
 
 def test_department_without_scope_gets_empty_lists(con, tmp_path):
