@@ -4,6 +4,7 @@
     credit run [--as-of YYYY-MM-DD]
     credit pull
     credit check-code CODE...
+    credit lookup CODE
     credit ui [--port P]
 
 Everything is found through ``CREDIT_DATA_DIR`` (default ``./data``). ``DAGSTER_HOME``
@@ -117,6 +118,29 @@ def cmd_check_code(args: argparse.Namespace) -> int:
     from pipelines.codes.cli import main_check_code
 
     return int(main_check_code(list(args.codes)) or 0)
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+        return 2
+    import duckdb
+
+    from pipelines.warehouse.lookup import format_lookup, lookup
+
+    query = " ".join(args.query)
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        result = lookup(con, query, as_of=args.as_of)
+    except duckdb.CatalogException as e:
+        print(f"the marts are not built yet (run `credit run`): {e}".splitlines()[0],
+              file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    print(format_lookup(result))
+    return 0 if result.get("found") else 1
 
 
 def _query(paths: Paths, sql: str, *, wait_s: float = 15.0) -> list[tuple] | None:
@@ -305,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check one or more codes and explain what is wrong.")
     p.add_argument("codes", nargs="+", metavar="CODE")
     p.set_defaults(func=cmd_check_code)
+
+    p = sub.add_parser("lookup", help="a subject's grade, records and sanctions (逢办必查)",
+                       description="Find a subject by 统一社会信用代码, legacy code or name and "
+                       "print its grade, score, active records and applicable sanctions. "
+                       "Exit 0 when found, 1 when not found or ambiguous.")
+    p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
+    p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
+    p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("ui", help="open the Dagster UI on the same data (dagster dev)")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")

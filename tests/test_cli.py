@@ -16,7 +16,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("demo-data", "run", "pull", "check-code", "ui"):
+    for cmd in ("demo-data", "run", "pull", "check-code", "lookup", "ui"):
         assert cmd in out
 
 
