@@ -1,9 +1,14 @@
-"""Conservation: every delivered row ends in exactly one recorded outcome, and that
-outcome is the one the generator's ground truth expects.
+"""The pipeline scored against the generator's ground truth.
 
-Generates a synthetic inbox with every kind of injected error, ingests it, and scores
-the pipeline per error class. Accuracy per class is printed (``pytest -s``) and written
-to ``test-output/conservation.json`` so a regression shows which class broke.
+Generates a synthetic inbox with every kind of injected error (20% of rows), ingests it
+and resolves the subject codes, then checks:
+
+- conservation: every delivered row ends in exactly one recorded outcome, the one the
+  truth expects, and a rejected row names the rule that was broken (accuracy per error
+  class in ``test-output/conservation.json``);
+- code governance (重错码治理): every code problem gets the expected status, repairs are
+  right (precision ≥ 0.99: a wrong repair is worse than none) and complete (recall), and
+  重码 / 多码 are found (figures in ``test-output/code_governance.json``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ def scored(tmp_path_factory):
     paths = Paths(data_dir).ensure()
     cat = load_catalogue()
     ingest.ingest_inbox(paths, cat, key=b"test-key")
+    from pipelines.codes.resolve import resolve_subjects
+
+    with duckdb.connect(str(paths.warehouse)) as con:
+        resolve_subjects(con, cat, b"test-key")
     truth_dir = data_dir / "demo_truth"
     rows_truth = pl.read_parquet(truth_dir / "rows.parquet")
     files_truth = pl.read_parquet(truth_dir / "files.parquet")
@@ -41,6 +50,7 @@ def scored(tmp_path_factory):
         ).pl()
         loads = con.sql("select source_file, status, reason from audit.loads").pl()
         rejected = con.sql("select source_file, source_row, rule_ids, reasons from audit.rejected_rows").pl()
+    rows_truth = rows_truth.with_columns(__data_dir=pl.lit(str(data_dir)))
     return rows_truth, files_truth, outcomes, loads, rejected
 
 
@@ -113,3 +123,90 @@ def test_file_statuses_match_truth(scored):
     assert bad.height == 0, f"files with the wrong status:\n{bad}"
     rejected = joined.filter(pl.col("status") == "rejected_file")
     assert rejected["reason"].null_count() == 0 and (rejected["reason"].str.len_chars() > 0).all()
+
+
+# ------------------------------------------------------------------ code governance
+
+
+def _refs(paths: Paths) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    cat = load_catalogue()
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        union = " UNION ALL ".join(
+            f"SELECT record_id, source_file, source_row FROM raw.{c.id}"
+            for c in cat.categories.values() if c.subject_ref_fields
+        )
+        refs = con.sql(
+            f"SELECT r.source_file, r.source_row, s.status, s.method, s.resolved_uscc, s.subject_id "
+            f"FROM ({union}) r JOIN codes.subject_refs s USING (record_id)"
+        ).pl()
+        conflicts = con.sql("SELECT kind, uscc, name FROM audit.code_conflicts").pl()
+        resolutions = con.sql("SELECT source_file, source_row, status FROM audit.code_resolutions").pl()
+    return refs, conflicts, resolutions
+
+
+@pytest.fixture(scope="module")
+def governed(scored):
+    rows_truth, *_ = scored
+    data_dir = Path(rows_truth["__data_dir"][0]) if "__data_dir" in rows_truth.columns else None
+    assert data_dir is not None
+    paths = Paths(data_dir)
+    truth = pl.read_parquet(data_dir / "demo_truth" / "codes.parquet")
+    refs, conflicts, resolutions = _refs(paths)
+    return truth, refs, conflicts, resolutions
+
+
+def test_code_problems_get_the_expected_status(governed):
+    truth, refs, _, _ = governed
+    per_row = truth.filter(pl.col("expected_status") != "conflict").join(
+        refs, on=["source_file", "source_row"], how="left"
+    )
+    per_row = per_row.with_columns(ok=pl.col("status") == pl.col("expected_status"))
+    acc = (per_row.group_by("problem").agg(rows=pl.len(), correct=pl.col("ok").sum())
+           .with_columns(accuracy=pl.col("correct") / pl.col("rows")).sort("problem"))
+    print("\n", acc)
+    bad = per_row.filter(~pl.col("ok").fill_null(False))
+    assert bad.height == 0, f"code problems with the wrong status:\n{bad.head(20)}"
+
+
+def test_repairs_are_precise_and_complete(governed):
+    truth, refs, _, _ = governed
+    truth_by_row = truth.select("source_file", "source_row", "true_uscc", "expected_status")
+    repaired = refs.filter(pl.col("status") == "repaired").join(
+        truth_by_row, on=["source_file", "source_row"], how="left"
+    )
+    right = repaired.filter(pl.col("resolved_uscc") == pl.col("true_uscc")).height
+    precision = right / repaired.height if repaired.height else 1.0
+    expected = truth_by_row.filter(pl.col("expected_status") == "repaired")
+    found = expected.join(refs, on=["source_file", "source_row"], how="left").filter(
+        (pl.col("status") == "repaired") & (pl.col("resolved_uscc") == pl.col("true_uscc"))
+    ).height
+    recall = found / expected.height if expected.height else 1.0
+    OUT.mkdir(exist_ok=True)
+    (OUT / "code_governance.json").write_text(json.dumps(
+        {"repairs": repaired.height, "correct": right, "precision": precision,
+         "expected_repairs": expected.height, "found": found, "recall": recall}, indent=2), encoding="utf-8")
+    print(f"\nrepairs: precision {precision:.3f} ({right}/{repaired.height}), recall {recall:.3f} ({found}/{expected.height})")
+    assert repaired.height > 0 and expected.height > 0
+    wrong = repaired.filter(pl.col("resolved_uscc") != pl.col("true_uscc"))
+    assert precision >= 0.99, f"wrong repairs:\n{wrong}"
+    assert recall >= 0.99, f"repairs missed (recall {recall:.3f})"
+
+
+def test_conflicts_are_detected(governed):
+    truth, _, conflicts, _ = governed
+    expected = truth.filter(pl.col("expected_status") == "conflict")
+    assert expected.height > 0
+    kinds = {"duplicate_code": "duplicate_code", "multiple_codes": "multiple_codes"}
+    for problem, kind in kinds.items():
+        want = set(expected.filter(pl.col("problem") == problem)["true_uscc"].drop_nulls())
+        got = set(conflicts.filter(pl.col("kind") == kind)["uscc"])
+        assert want, f"no {problem} injected"
+        assert want <= got, f"{problem} not detected for {want - got}"
+
+
+def test_every_invalid_reference_is_logged_once(governed):
+    """audit.code_resolutions: exactly one row per reference not valid as delivered."""
+    _, refs, _, resolutions = governed
+    assert resolutions.select("source_file", "source_row").is_duplicated().sum() == 0
+    not_valid = refs.filter(pl.col("status").is_in(["repaired", "ambiguous", "unresolved", "unknown_subject"]))
+    assert not_valid.height == resolutions.height

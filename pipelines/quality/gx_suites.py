@@ -162,7 +162,10 @@ def build_suite(category: Category, catalogue: Catalogue):
                                                  severity="critical" if f.must_be_valid else "warning"),
                 f"{label}：{f.code_kind} 代码格式" + ("（必须有效）" if f.must_be_valid else "（由重错码治理修复，警告）"))
     key = [k for k in category.record_key if k in category.by_name]
-    if key:
+    if len(key) == 1:
+        add(E.ExpectColumnValuesToBeUnique(column=key[0], severity="warning"),
+            f"记录主键（{category.by_name[key[0]].label}）在文件内唯一（重复即后者覆盖前者，警告）")
+    elif key:
         add(E.ExpectCompoundColumnsToBeUnique(column_list=key, severity="warning"),
             "记录主键（" + "、".join(category.by_name[k].label for k in key) + "）在文件内唯一（重复即后者覆盖前者，警告）")
     return suite
