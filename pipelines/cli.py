@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -221,12 +222,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def(PIPELINE_JOB)
+    selection = None
+    if args.select:
+        from dagster import AssetSelection
+
+        graph = defs.resolve_asset_graph()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # A multi-asset (ingest, codes) runs whole: take its siblings along.
+                sel = AssetSelection.from_string(args.select).required_multi_asset_neighbors()
+                selection = sorted(sel.resolve(graph))
+        except Exception as e:
+            print(f"--select {args.select!r}: {e}", file=sys.stderr)
+            return 2
+        if not selection:
+            print(f"--select {args.select!r} matches no asset", file=sys.stderr)
+            return 2
+        tags["credit/select"] = args.select[:200]
     try:
         with DagsterInstance.get() as instance:
             log_level = "INFO" if args.verbose else "WARNING"
             result = job.execute_in_process(
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                instance=instance, tags=tags, raise_on_error=False)
+                instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
             run_id = result.run_id
             failures = [e for e in result.all_events if e.is_step_failure]
             checks = result.get_asset_check_evaluations()
@@ -319,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "pipeline itself fails.")
     p.add_argument("--as-of", type=_date, default=None,
                    help="evaluation date (评价基准日) YYYY-MM-DD, default today")
+    p.add_argument("--select", default=None, metavar="SELECTION",
+                   help="only these assets (Dagster selection syntax, e.g. 'group:ingest or "
+                   "group:codes'); default: the whole graph")
     p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
     p.set_defaults(func=cmd_run)
 

@@ -78,7 +78,9 @@ def test_demo_data_then_run_twice(credit_env, capsys):
     assert n_loads > 0
     first = _snapshot(warehouse)
 
-    assert main(["run", "--as-of", "2026-11-20"]) == 0
+    # Idempotence of what ingestion and code governance write (the rest is rebuilt from
+    # them); the quality report alone takes minutes on 2 cores, so it is not re-run here.
+    assert main(["run", "--as-of", "2026-11-20", "--select", "group:ingest or group:codes"]) == 0
     assert _snapshot(warehouse) == first
 
     # The run history survives in DAGSTER_HOME.
