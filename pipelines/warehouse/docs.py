@@ -1,0 +1,100 @@
+"""The data dictionary: dbt's documentation site as one offline page.
+
+    from pipelines.warehouse.docs import publish_dbt_docs
+    publish_dbt_docs(Paths.from_env().data_dir)   # → $CREDIT_DATA_DIR/reports/dbt_docs/index.html
+
+``publish_dbt_docs(data_dir, as_of=None) -> Path`` runs ``dbt docs generate --static``
+(dbt ≥ 1.7: ``static_index.html`` with manifest and catalog built in) on the warehouse of
+``data_dir`` with a *read-only* DuckDB profile (a temporary copy of ``profiles.yml`` with
+``config_options: {access_mode: READ_ONLY}``: it never takes the write lock, but like any
+reader it cannot open the file while a pipeline run is writing it, and blocks a run that
+starts meanwhile) and a private target path (the project's ``target/`` is left alone),
+then writes ``reports/dbt_docs/index.html`` plus ``manifest.json`` / ``catalog.json``.
+
+Offline: dbt's page has a Snowplow tracker that loads a script from a CDN when the
+manifest says ``send_anonymous_usage_stats: true``; this project turns that off, and the
+published page additionally has the loader removed and a Content-Security-Policy that
+allows no network request at all (``connect-src 'none'``, no remote scripts or fonts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from ..settings import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+       "img-src data:; font-src data:; connect-src 'none'")
+TRACKER_SRC = '"//d1fc8wv8zag5ca.cloudfront.net/2.9.0/sp.js"'
+TRACKING_CALL = "!0===e.track&&r.turn_on_tracking()"
+
+
+def neutralise(html: str) -> str:
+    """dbt's static page without its tracker loader, behind a no-network CSP."""
+    html = html.replace(TRACKER_SRC, '""').replace(TRACKING_CALL, "!1")
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    lower = html.lower()
+    i = lower.find("<head>")
+    if i >= 0:
+        return html[: i + 6] + meta + html[i + 6:]
+    return meta + html
+
+
+def _dbt() -> str:
+    exe = Path(sys.executable).parent / "dbt"
+    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
+
+
+def publish_dbt_docs(data_dir: str | Path, as_of: str | None = None) -> Path:
+    """Generate the dbt docs for the warehouse in ``data_dir``; return the published page."""
+    data_dir = Path(data_dir).resolve()
+    out = data_dir / "reports" / "dbt_docs"
+    with tempfile.TemporaryDirectory(prefix="dbt_docs_") as tmp:
+        work = Path(tmp)
+        profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+        for profile in profiles.values():
+            for target in profile.get("outputs", {}).values():
+                if target.get("type") == "duckdb":
+                    # dbt-duckdb's `read_only` applies to attachments only; the main file
+                    # is opened read-only through DuckDB's own setting
+                    target.setdefault("config_options", {})["access_mode"] = "READ_ONLY"
+        (work / "profiles.yml").write_text(yaml.safe_dump(profiles, allow_unicode=True), encoding="utf-8")
+        env = {**os.environ, "CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+        cmd = [_dbt(), "docs", "generate", "--static", "--project-dir", str(DBT_PROJECT_DIR),
+               "--profiles-dir", str(work), "--target-path", str(work / "target"),
+               "--log-path", str(work / "logs"), "--no-partial-parse", "--quiet"]
+        if as_of:
+            cmd += ["--vars", json.dumps({"as_of": str(as_of)})]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(DBT_PROJECT_DIR))
+        static = work / "target" / "static_index.html"
+        if res.returncode != 0 or not static.exists():
+            raise RuntimeError(f"dbt docs generate failed ({res.returncode}):\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
+        out.mkdir(parents=True, exist_ok=True)
+        page = out / "index.html"
+        page.write_text(neutralise(static.read_text(encoding="utf-8")), encoding="utf-8")
+        for name in ("manifest.json", "catalog.json"):
+            shutil.copyfile(work / "target" / name, out / name)
+    return page
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..settings import Paths
+
+    print(publish_dbt_docs(Paths.from_env().data_dir, *(argv or sys.argv[1:])[:1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["publish_dbt_docs", "neutralise"]
