@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
 UV ?= uv
-.PHONY: help env run demo-data test ui bench lint clean-data
+.PHONY: help env run demo-data test ui bench bench-quick lint clean-data
 
 help:
 	@echo "make run         environment + sample inbox (if empty) + credit run"
@@ -60,6 +60,9 @@ ui: env $(DAGSTER_HOME)/dagster.yaml
 
 bench: env
 	$(UV) run python scripts/bench.py
+
+bench-quick: env
+	$(UV) run python scripts/bench.py --quick
 
 lint: env
 	$(UV) run ruff check pipelines tests scripts

@@ -1,8 +1,16 @@
-"""Benchmark driver (`make bench`): runs the stage benchmarks that exist and writes one
-JSON file per benchmark to bench-output/.
+"""Benchmark driver (`make bench`): runs the stage benchmarks and writes one JSON file
+per benchmark to bench-output/.
 
-Today: ingestion (`pipelines.ingest.bench.bench_ingest`). A later stage adds an entry to
-BENCHMARKS. Each benchmark is called with the output folder and returns a JSON-able dict.
+- ingest:   one N-row admin_penalty CSV, `ingest_inbox` vs DuckDB read_csv
+- codes:    1M USCCs through the polars validators vs python-stdnum; 100k bad references
+            resolved against a 1M-subject register (pipelines.bench.codes)
+- pipeline: demo data → credit run per stage (wall, rows/s, peak RSS) beside the DuckDB
+            read_csv floor, then a 1 % incremental batch (pipelines.bench.pipeline)
+
+`--subjects N` sets the pipeline scale (default 1 000 000), `--quick` is the CI scale
+(100 000 subjects, 100k codes). `--render` prints the markdown tables of
+docs/performance.md from the JSON files already in bench-output/.
+Each benchmark is called with the output folder and returns a JSON-able dict.
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ OUT = ROOT / "bench-output"
 # name → "module:function"
 BENCHMARKS = {
     "ingest": "pipelines.ingest.bench:bench_ingest",
+    "codes": "pipelines.bench.codes:bench_codes",
+    "pipeline": "pipelines.bench.pipeline:bench_pipeline",
 }
+FULL = {"subjects": 1_000_000, "rows": 1_000_000, "codes": 1_000_000, "register": 1_000_000,
+        "refs": 100_000}
+QUICK = {"subjects": 100_000, "rows": 100_000, "codes": 100_000, "register": 100_000,
+         "refs": 10_000}
 
 
 def _load(target: str):
@@ -36,7 +50,7 @@ def _load(target: str):
 def _call(fn, out_dir: Path, argv_kwargs: dict):
     params = inspect.signature(fn).parameters
     kwargs = {k: v for k, v in argv_kwargs.items() if k in params and v is not None}
-    for name in ("out_dir", "output_dir", "work_dir"):
+    for name in ("out_dir", "output_dir", "work_dir", "workdir"):
         if name in params:
             kwargs[name] = out_dir
     return fn(**kwargs)
@@ -48,10 +62,25 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(k, v)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
-    p.add_argument("--subjects", type=int, default=None)
+    p.add_argument("--subjects", type=int, default=None,
+                   help="pipeline scale (default 1000000; --quick 100000)")
+    p.add_argument("--quick", action="store_true", help="CI scale: 100k subjects, 100k codes")
+    p.add_argument("--no-incremental", action="store_true", help="skip the 1 %% incremental re-run")
+    p.add_argument("--render", action="store_true",
+                   help="print the docs/performance.md tables from bench-output/*.json and exit")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        from pipelines.bench.report import render_markdown
+
+        print(render_markdown(args.out))
+        return 0
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.subjects:
+        sizes["subjects"] = args.subjects
+    if args.no_incremental:
+        sizes["incremental"] = False
     ran = 0
     for name, target in BENCHMARKS.items():
         if args.only and name not in args.only:
@@ -61,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench {name}: {target} not available yet — skipped")
             continue
         t0 = time.perf_counter()
-        result = _call(fn, args.out / name, {"subjects": args.subjects})
+        result = _call(fn, args.out / name, sizes)
         elapsed = time.perf_counter() - t0
         if hasattr(result, "model_dump"):
             result = result.model_dump()
@@ -76,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "result": result,
         }
-        path = args.out / f"{name}.json"
+        path = args.out / (f"{name}-{sizes['subjects']}.json" if name == "pipeline" else f"{name}.json")
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str),
                         encoding="utf-8")
         print(f"bench {name}: {elapsed:.1f} s → {path}")

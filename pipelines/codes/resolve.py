@@ -187,14 +187,23 @@ def _read_register(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> pl.D
 
 def _count_index(frame: pl.DataFrame, key: str, prefix: str) -> pl.DataFrame:
     """key → number of distinct register USCCs, the USCC when unique, the candidates."""
+    pairs = frame.lazy().filter(pl.col(key).is_not_null()).select(key, "code").unique()
+    counts = pairs.group_by(key).agg(
+        pl.len().alias(f"{prefix}_n"),
+        pl.col("code").min().alias(f"{prefix}_uscc"),
+    )
+    # Candidate lists are only joined for keys with several codes (few), not per key.
+    multi = (
+        pairs.join(counts.filter(pl.col(f"{prefix}_n") > 1).select(key), on=key, how="semi")
+        .sort(key, "code")
+        .group_by(key, maintain_order=True)
+        .agg(pl.col("code").str.join(CANDIDATE_SEP).alias("_cand"))
+    )
     return (
-        frame.filter(pl.col(key).is_not_null())
-        .group_by(key)
-        .agg(
-            pl.col("code").n_unique().alias(f"{prefix}_n"),
-            pl.col("code").min().alias(f"{prefix}_uscc"),
-            pl.col("code").unique().sort().str.join(CANDIDATE_SEP).alias(f"{prefix}_candidates"),
-        )
+        counts.join(multi, on=key, how="left")
+        .with_columns(pl.coalesce("_cand", f"{prefix}_uscc").alias(f"{prefix}_candidates"))
+        .drop("_cand")
+        .collect()
     )
 
 
@@ -206,7 +215,9 @@ def _hamming(a: pl.Expr, b: pl.Expr, length: int = 18) -> pl.Expr:
 def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply the rules; returns (refs with resolution columns, register entries)."""
     n = normalize_code_expr
-    df = refs.with_columns(
+    # Lazy with collect(): polars shares the common sub-expressions (the normalised code
+    # occurs in ~30 places of every validator); eager with_columns recomputes each.
+    df = refs.lazy().with_columns(
         name_norm=normalize_name_expr(pl.col("subject_name")),
         u=pl.when(n(pl.col("uscc")) == "").then(None).otherwise(n(pl.col("uscc"))),
         o=pl.when(n(pl.col("org_code")) == "").then(None).otherwise(n(pl.col("org_code"))),
@@ -222,12 +233,15 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
         r_valid=reg_no_is_valid_expr(pl.col("r")).fill_null(False),
         id_valid=id_no_is_valid_expr(pl.col("id_no")).fill_null(False),
     ).with_columns(
+        # validated only where it can matter (null elsewhere: cheap), same truth value
         look_valid=(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))
-                    & uscc_is_valid_expr(pl.col("look")).fill_null(False)),
+                    & uscc_is_valid_expr(
+                        pl.when(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))).then(pl.col("look"))
+                    ).fill_null(False)),
     ).with_columns(
         code=pl.when(pl.col("u_valid")).then(pl.col("u"))
         .when(pl.col("look_valid")).then(pl.col("look")),
-    )
+    ).collect()
 
     # The register: current registration records whose code is (or becomes) valid.
     entries = df.filter((pl.col("category") == REGISTER) & pl.col("code").is_not_null())
@@ -309,8 +323,8 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
         field = pl.when(cond).then(fl).otherwise(field)
         problem = pl.when(cond).then(pr if pr is not None else pl.lit(None, dtype=pl.String)).otherwise(problem)
         cands = pl.when(cond).then(ca if ca is not None else pl.lit(None, dtype=pl.String)).otherwise(cands)
-    df = df.with_columns(status=status, method=method, resolved_uscc=resolved, field=field,
-                         problem=problem, candidates=cands)
+    df = df.lazy().with_columns(status=status, method=method, resolved_uscc=resolved, field=field,
+                                problem=problem, candidates=cands).collect()
 
     # Problem text where the rule did not fix one: from the code's own defect.
     code_problem = (
@@ -433,14 +447,14 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
     entries_out = entries.select("record_id", "code", "subject_name", "name_norm", "subject_kind",
                                  pl.when(pl.col("r_valid")).then(pl.col("r")).alias("r_norm"))
     registration = _read_register(con, catalogue)
-    all_regs = registration.with_columns(
+    all_regs = registration.lazy().with_columns(
         name_norm=normalize_name_expr(pl.col("name")),
         u=normalize_code_expr(pl.col("uscc")),
     ).with_columns(
         code=pl.when(uscc_is_valid_expr(pl.col("u")).fill_null(False)).then(pl.col("u"))
         .when(uscc_is_valid_expr(lookalike_fix_expr(pl.col("u"))).fill_null(False))
         .then(lookalike_fix_expr(pl.col("u"))),
-    ).select("code", "name", "name_norm")
+    ).select("code", "name", "name_norm").collect()
 
     hex_n = SUBJECT_ID_HEX
     subject_id_sql = f"""

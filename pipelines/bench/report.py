@@ -1,0 +1,111 @@
+"""Markdown tables for docs/performance.md from the JSON files in bench-output/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .pipeline import scaling
+
+STAGE_ORDER = ["demo", "pull", "ingest", "codes", "dbt build", "quality report", "extracts",
+               "startup+summary"]
+
+
+def _load(path: Path) -> dict:
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    return rec.get("result", rec)
+
+
+def _mb(v) -> str:
+    return f"{v / 1000:.1f} GB" if v and v >= 1000 else f"{v} MB"
+
+
+def render_machine(m: dict) -> str:
+    return (f"{m.get('nproc')} CPUs ({m.get('cpu_model')}), {m.get('ram_gb')} GB RAM, "
+            f"Linux {m.get('kernel')}, Python {m.get('python')}; load average "
+            f"{' / '.join(str(x) for x in m.get('loadavg_1_5_15', []))} (1/5/15 min) at the start")
+
+
+def render_codes(r: dict) -> str:
+    v, s = r["validation"], r["resolution"]
+    lines = [
+        f"Machine: {render_machine(r['machine'])}; load {' / '.join(map(str, r.get('loadavg_after', [])))} at the end.",
+        "",
+        "| validation of USCCs | codes | seconds | codes/s | vs stdnum |",
+        "|---|---:|---:|---:|---:|",
+        f"| `uscc_status_expr`, lazy (`.lazy().select().collect()`, CSE on) | {v['codes']:,} | {v['polars_s']} | {v['polars_per_s']:,} | {v['speedup']}× |",
+        f"| `uscc_status_expr`, eager `DataFrame.select` | {v['codes']:,} | {v['polars_eager_s']} | {v['polars_eager_per_s']:,} | {v['speedup_eager']}× |",
+        f"| numpy code-point matrix (`generate.uscc_valid`, bool only) | {v['codes']:,} | {v['numpy_uscc_valid_s']} | {v['numpy_uscc_valid_per_s']:,} | {v['speedup_numpy']}× |",
+        f"| python-stdnum loop (`stdnum.cn.uscc.is_valid`) | {v['codes']:,} | {v['stdnum_s']}"
+        f"{' (extrapolated from ' + format(v['stdnum_sample'], ',') + ')' if v['stdnum_extrapolated'] else ''} | {v['stdnum_per_s']:,} | 1× |",
+        "",
+        f"Agreement with stdnum on valid/invalid: {v['agreement_with_stdnum']:.2%}. "
+        f"Mix: {', '.join(f'{k} {n:,}' for k, n in v['corruptions'].items())}.",
+        "",
+        "| resolution (`resolve_subjects`) | register rows | bad references | seconds | records/s |",
+        "|---|---:|---:|---:|---:|",
+        f"| temp DuckDB, raw layout | {s['register_rows']:,} | {s['references']:,} | {s['resolve_s']} | {s['records_per_s']:,} |",
+        "",
+        "Outcomes of the references: " + ", ".join(f"{k} {n:,}" for k, n in s["reference_outcomes"].items()) + ".",
+    ]
+    return "\n".join(lines)
+
+
+def render_pipeline(results: list[dict]) -> str:
+    lines = []
+    for r in sorted(results, key=lambda r: r["subjects"]):
+        full = r["full"]
+        rows = full["counts"]["input_rows"]
+        lines += [
+            f"#### {r['subjects']:,} subjects — {rows:,} input rows, {r['inbox']['files']} files, {r['inbox']['mb']} MB",
+            "",
+            f"Machine: {render_machine(r['machine'])}; load before/after the full run "
+            f"{full['loadavg_before']} → {full['loadavg_after']}.",
+            "",
+            "| stage | full: s | rows/s | peak RSS | 1 % incremental: s | peak RSS |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        inc = r.get("incremental", {}).get("stages", {})
+        for name in STAGE_ORDER:
+            st = r["demo"] if name == "demo" else full["stages"].get(name)
+            if not st:
+                continue
+            i = inc.get(name) if name != "demo" else None
+            rps = st["rows_per_s"] if name not in ("startup+summary",) else None
+            if name == "demo":
+                rps = st["rows_per_s"]
+            lines.append(
+                f"| {name} | {st['seconds']} | {f'{rps:,}' if rps else '—'} | {_mb(st['peak_rss_mb'])} | "
+                f"{i['seconds'] if i else '—'} | {_mb(i['peak_rss_mb']) if i else '—'} |")
+        fl = r["floor"]
+        lines.append(f"| **credit run total** | **{full['seconds']}** | {full['rows_per_s']:,} | "
+                     f"{_mb(full['peak_rss_mb'])} | "
+                     f"{r['incremental']['seconds'] if 'incremental' in r else '—'} | "
+                     f"{_mb(r['incremental']['peak_rss_mb']) if 'incremental' in r else '—'} |")
+        lines.append(f"| floor: DuckDB `read_csv` of the {fl['files']} inbox CSVs | {fl['seconds']} | "
+                     f"{fl['rows_per_s']:,} | {_mb(fl['peak_rss_mb'])} | | |")
+        lines.append("")
+        if "incremental" in r:
+            b = r["increment_batch"]
+            lines.append(f"Incremental batch: {b['files']} files, {b['new_rows']:,} new rows + "
+                         f"{b['redelivered_rows']:,} re-delivered rows; re-run = "
+                         f"{r['incremental_vs_full']:.0%} of the full run.")
+        lines.append("Targets: " + ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in r["targets"].items()))
+        lines.append("")
+    sc = scaling(results)
+    if sc:
+        lines.append(f"Scaling exponent k (seconds ∝ rows^k) from {sc['from_rows']:,} to {sc['to_rows']:,} rows "
+                     "(≤ 1 = no worse than linear; < 1 means fixed costs still dominate): "
+                     + ", ".join(f"{k} {v}" for k, v in sc["exponent"].items()) + ".")
+    return "\n".join(lines)
+
+
+def render_markdown(out_dir: Path | str) -> str:
+    out_dir = Path(out_dir)
+    parts = []
+    if (out_dir / "codes.json").exists():
+        parts += ["### Code governance", "", render_codes(_load(out_dir / "codes.json")), ""]
+    pipes = [_load(p) for p in sorted(out_dir.glob("pipeline-*.json"))]
+    if pipes:
+        parts += ["### Whole pipeline", "", render_pipeline(pipes), ""]
+    return "\n".join(parts)

@@ -1,0 +1,138 @@
+"""Smoke runs of the benchmark modules at toy scale, so the bench code cannot rot.
+
+The whole-pipeline benchmark's expensive part is ``credit run`` (tests/test_cli.py covers
+it); here every other piece of pipelines.bench.pipeline runs for real on a small demo
+inbox — the floor, the incremental batch, the event-log reader on a recorded run, the
+per-stage assembly and the scaling/markdown rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.bench import codes as bc
+from pipelines.bench import pipeline as bp
+from pipelines.bench.machine import machine_info, run_measured, tree_rss
+
+
+def test_validation_smoke():
+    r = bc.bench_validation(n=50_000, stdnum_sample=10_000, repeats=3)
+    for k in ("codes", "polars_s", "polars_per_s", "stdnum_s", "stdnum_per_s", "speedup",
+              "agreement_with_stdnum", "by_status", "numpy_uscc_valid_s"):
+        assert k in r
+    assert r["codes"] == 50_000 and r["stdnum_extrapolated"] is True
+    assert r["polars_per_s"] > 0 and r["stdnum_per_s"] > 0
+    # the vectorised validators beat the per-code python loop on the same codes
+    assert r["polars_s"] < r["stdnum_s"]
+    assert r["agreement_with_stdnum"] > 0.99
+    assert sum(r["by_status"].values()) == 50_000
+    assert r["by_status"]["valid"] > 25_000
+
+
+def test_resolution_smoke():
+    r = bc.bench_resolution(register=2_000, refs=500)
+    assert r["register_rows"] == 2_000 and r["references"] == 500
+    assert r["resolve_s"] > 0 and r["records_per_s"] > 0
+    out = r["reference_outcomes"]
+    assert sum(out.values()) == 500
+    for method in ("repaired/lookalike", "repaired/register_org_code", "repaired/register_reg_no",
+                   "repaired/name_match", "unresolved"):
+        assert out.get(method, 0) > 0, (method, out)
+
+
+def test_machine_and_sampler():
+    m = machine_info()
+    assert m["nproc"] >= 1 and m["ram_gb"] > 0
+    assert tree_rss(os.getpid()) > 0
+    res = run_measured([sys.executable, "-c", "x = bytearray(50_000_000); import time; time.sleep(0.6)"],
+                       interval=0.05)
+    assert res.returncode == 0 and res.seconds > 0.5
+    assert res.peak_rss_bytes > 50_000_000
+
+
+@pytest.fixture(scope="module")
+def demo_inbox(tmp_path_factory) -> Path:
+    from pipelines.demo import generate_demo
+
+    data = tmp_path_factory.mktemp("bench") / "data"
+    generate_demo(data, subjects=300, seed=7)
+    return data
+
+
+def test_floor_and_increment(demo_inbox: Path, tmp_path: Path):
+    fl = bp.floor_read_csv(demo_inbox / "inbox", tmp_path / "floor.duckdb")
+    assert fl["files"] > 10 and fl["rows"] > 300 and fl["seconds"] > 0
+    before = {p for p in (demo_inbox / "inbox").rglob("*") if p.is_file()}
+    inc = bp.write_increment(demo_inbox, share=0.05)
+    after = {p for p in (demo_inbox / "inbox").rglob("*") if p.is_file()}
+    added = after - before
+    assert inc["files"] == len(added) > 0
+    assert all(p.parent.name.startswith(bp.INCREMENT_BATCH[:6]) for p in added)
+    assert inc["new_rows"] > 0
+
+
+def test_event_log_and_assembly(tmp_path: Path):
+    """A tiny Dagster job recorded in a DAGSTER_HOME → per-step times → stage table."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    code = (
+        "import dagster as dg, time\n"
+        "@dg.op\n"
+        "def ingest_inbox(): time.sleep(0.2); return 1\n"
+        "@dg.op\n"
+        "def resolve_subject_codes(x): time.sleep(0.1); return x\n"
+        "@dg.job\n"
+        "def j(): resolve_subject_codes(ingest_inbox())\n"
+        "with dg.DagsterInstance.get() as i: j.execute_in_process(instance=i)\n"
+    )
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    st = bp.step_times(home)
+    assert {"ingest_inbox", "resolve_subject_codes"} <= set(st["steps"])
+    s = st["steps"]["ingest_inbox"]
+    assert s["ok"] and s["end"] - s["start"] >= 0.2
+    assert st["run_end"] >= st["run_start"]
+
+
+def _fake(subjects: int, rows: int, k: float) -> dict:
+    stages = {name: {"seconds": round(0.001 * rows ** k, 3), "rows": rows, "rows_per_s": 1, "peak_rss_mb": 10,
+                     "ok": True} for name in bp.STEPS.values()}
+    run = {"seconds": 5.0, "rows_per_s": rows // 5, "peak_rss_mb": 100, "stages": stages,
+           "counts": {"input_rows": rows}, "loadavg_before": [1.0], "loadavg_after": [1.0]}
+    r = {"subjects": subjects, "machine": machine_info(), "inbox": {"rows": rows, "files": 3, "mb": 1.0},
+         "demo": {"seconds": 1.0, "rows": rows, "rows_per_s": rows, "peak_rss_mb": 50},
+         "floor": {"files": 3, "rows": rows, "seconds": 0.5, "rows_per_s": rows * 2, "peak_rss_mb": 40},
+         "full": run, "incremental": run, "increment_batch": {"files": 1, "new_rows": 10, "redelivered_rows": 5},
+         "incremental_vs_full": 1.0}
+    r["targets"] = bp._targets(r)
+    return r
+
+
+def test_scaling_and_render(tmp_path: Path):
+    from pipelines.bench.report import render_markdown
+
+    a, b = _fake(1000, 3000, 1.0), _fake(10000, 30000, 1.0)
+    sc = bp.scaling([a, b])
+    assert abs(sc["exponent"]["ingest"] - 1.0) < 0.05
+    for r in (a, b):
+        (tmp_path / f"pipeline-{r['subjects']}.json").write_text(json.dumps({"result": r}))
+    md = render_markdown(tmp_path)
+    assert "| ingest |" in md and "floor" in md and "Scaling exponent" in md
+
+
+def test_driver_render(tmp_path: Path):
+    t0 = time.time()
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, str(root / "scripts" / "bench.py"), "--render", "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert time.time() - t0 < 30
+    assert duckdb.__version__  # the bench's only engine
