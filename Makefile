@@ -20,14 +20,16 @@ export CREDIT_DATA_DIR DAGSTER_HOME
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
+export MARIMO_SKIP_UPDATE_CHECK := 1
 
 UV ?= uv
-.PHONY: help env run demo-data test ui bench bench-quick lint clean-data
+.PHONY: help env run demo-data test browser notebooks ui bench bench-quick lint clean-data
 
 help:
 	@echo "make run         environment + sample inbox (if empty) + credit run"
 	@echo "make test        run the test suite"
 	@echo "make ui          Dagster UI on http://$(UI_HOST):$(UI_PORT) (data: $(CREDIT_DATA_DIR))"
+	@echo "make notebooks   analysts' marimo notebooks on http://$(UI_HOST):2718"
 	@echo "make bench       ingestion benchmark → bench-output/"
 	@echo "make lint        ruff"
 	@echo "make clean-data  delete $(CREDIT_DATA_DIR)"
@@ -52,8 +54,24 @@ run: env $(DAGSTER_HOME)/dagster.yaml
 	fi
 	$(UV) run credit run $(if $(AS_OF),--as-of $(AS_OF),)
 
-test: env
+test: env browser
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# The report and docs tests open pages in a real headless browser (Debian's chromium,
+# driven by Playwright) and need a CJK font to render Chinese. Installed when missing
+# and we may (root with apt-get, as on CI); otherwise those tests skip with a message.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi -e wqy -e "noto.*cjk"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and a CJK font for the browser tests (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
+	      || echo "warning: could not install chromium: the browser tests will skip"; \
+	  else echo "note: chromium missing and not root: the browser tests will skip"; fi; \
+	fi
+
+# Analysts' notebooks (marimo) on the same data: http://127.0.0.1:2718
+notebooks: env
+	$(UV) run marimo edit notebooks --host $(UI_HOST) --port 2718 --headless --no-token
 
 ui: env $(DAGSTER_HOME)/dagster.yaml
 	$(UV) run dagster dev -m pipelines.definitions -h $(UI_HOST) -p $(UI_PORT)

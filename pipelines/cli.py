@@ -32,11 +32,12 @@ from pathlib import Path
 
 from pipelines.settings import PROJECT_ROOT, Paths
 
-# Nothing phones home: dbt, Great Expectations and Dagster.
+# Nothing phones home: dbt, Great Expectations, Dagster, marimo (update check).
 TELEMETRY_OFF = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     "GX_ANALYTICS_ENABLED": "False",
     "DAGSTER_DISABLE_TELEMETRY": "1",
+    "MARIMO_SKIP_UPDATE_CHECK": "1",
 }
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
@@ -142,6 +143,38 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         con.close()
     print(format_lookup(result))
     return 0 if result.get("found") else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+        return 2
+    import duckdb
+
+    from pipelines.warehouse.report import write_subject_report
+
+    query = " ".join(args.query)
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        path = write_subject_report(con, query, paths.reports / "subjects", as_of=args.as_of)
+    except LookupError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(f"信用报告: {path}")
+    return 0
+
+
+def cmd_redraw(args: argparse.Namespace) -> int:
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+        return 2
+    from pipelines.deliver.redraw import redraw_cli
+
+    return redraw_cli(args.department, args.period, args.version, warehouse=paths.warehouse)
 
 
 def _query(paths: Paths, sql: str, *, wait_s: float = 15.0) -> list[tuple] | None:
@@ -359,6 +392,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
     p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
     p.set_defaults(func=cmd_lookup)
+
+    p = sub.add_parser("report", help="a subject's printable credit report, HTML (信用报告)",
+                       description="Write $CREDIT_DATA_DIR/reports/subjects/<subject_id>.html: "
+                       "subject, grade history, score breakdown, public records, repairs, "
+                       "objections. Self-contained, opens offline, prints on A4.")
+    p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
+    p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("redraw", help="re-draw a published 双随机 list and compare (复核抽查结果)",
+                       description="Recompute a published inspection draw from its seed, period "
+                       "and the subject codes, and report whether it matches the published list. "
+                       "Exit 0 match, 1 differs, 2 nothing published.")
+    p.add_argument("--department", required=True, help="department code, e.g. scjg")
+    p.add_argument("--period", required=True, help="period, e.g. 2026-Q4")
+    p.add_argument("--version", type=int, default=None, help="published version (default: latest)")
+    p.set_defaults(func=cmd_redraw)
 
     p = sub.add_parser("ui", help="open the Dagster UI on the same data (dagster dev)")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
