@@ -186,7 +186,7 @@ def step_times(dagster_home: Path, run_index: int = 0) -> dict:
     )
     import subprocess
 
-    env = dict(os.environ, DAGSTER_HOME=str(dagster_home))
+    env = dict(os.environ, DAGSTER_HOME=str(Path(dagster_home).resolve()))
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -250,7 +250,7 @@ def measure_run(data_dir: Path, workdir: Path, label: str, run_index: int = 0) -
 def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-output/pipeline", *,
                    seed: int = 42, incremental: bool = True, increment_share: float = 0.01,
                    keep: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     workdir = out_dir / f"s{subjects}"
     if workdir.exists():
         shutil.rmtree(workdir)

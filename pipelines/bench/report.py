@@ -20,6 +20,10 @@ def _mb(v) -> str:
     return f"{v / 1000:.1f} GB" if v and v >= 1000 else f"{v} MB"
 
 
+def _fail(stage: dict) -> str:
+    return " (did not finish)" if stage.get("ok") is False else ""
+
+
 def render_machine(m: dict) -> str:
     return (f"{m.get('nproc')} CPUs ({m.get('cpu_model')}), {m.get('ram_gb')} GB RAM, "
             f"Linux {m.get('kernel')}, Python {m.get('python')}; load average "
@@ -75,21 +79,24 @@ def render_pipeline(results: list[dict]) -> str:
             if name == "demo":
                 rps = st["rows_per_s"]
             lines.append(
-                f"| {name} | {st['seconds']} | {f'{rps:,}' if rps else '—'} | {_mb(st['peak_rss_mb'])} | "
-                f"{i['seconds'] if i else '—'} | {_mb(i['peak_rss_mb']) if i else '—'} |")
+                f"| {name} | {st['seconds']}{_fail(st)} | {f'{rps:,}' if rps else '—'} | {_mb(st['peak_rss_mb'])} | "
+                f"{str(i['seconds']) + _fail(i) if i else '—'} | {_mb(i['peak_rss_mb']) if i else '—'} |")
         fl = r["floor"]
+        inc_rc = r.get("incremental", {}).get("returncode")
         lines.append(f"| **credit run total** | **{full['seconds']}** | {full['rows_per_s']:,} | "
                      f"{_mb(full['peak_rss_mb'])} | "
-                     f"{r['incremental']['seconds'] if 'incremental' in r else '—'} | "
+                     f"{str(r['incremental']['seconds']) + (' (stopped)' if inc_rc else '') if 'incremental' in r else '—'} | "
                      f"{_mb(r['incremental']['peak_rss_mb']) if 'incremental' in r else '—'} |")
         lines.append(f"| floor: DuckDB `read_csv` of the {fl['files']} inbox CSVs | {fl['seconds']} | "
                      f"{fl['rows_per_s']:,} | {_mb(fl['peak_rss_mb'])} | | |")
         lines.append("")
         if "incremental" in r:
             b = r["increment_batch"]
+            tail = (f"the re-run did not finish (stopped after {r['incremental']['seconds']} s)"
+                    if r["incremental"].get("returncode") else
+                    f"re-run = {r['incremental_vs_full']:.0%} of the full run")
             lines.append(f"Incremental batch: {b['files']} files, {b['new_rows']:,} new rows + "
-                         f"{b['redelivered_rows']:,} re-delivered rows; re-run = "
-                         f"{r['incremental_vs_full']:.0%} of the full run.")
+                         f"{b['redelivered_rows']:,} re-delivered rows; {tail}.")
         lines.append("Targets: " + ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in r["targets"].items()))
         lines.append("")
     sc = scaling(results)
