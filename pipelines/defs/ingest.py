@@ -7,7 +7,7 @@ The library (``pipelines.ingest``) knows nothing of Dagster; this module only wi
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -17,6 +17,9 @@ from pipelines.settings import Paths
 from .pull import PULLED_BATCHES
 from .resources import WAREHOUSE_POOL, WarehouseResource
 
+if TYPE_CHECKING:
+    from pipelines.ingest.load import IngestReport
+
 CATALOGUE = load_catalogue()
 CHECK_NAME = "rows_and_rejection_rate"
 AUDIT_TABLES = {
@@ -24,39 +27,27 @@ AUDIT_TABLES = {
     "row_outcomes": "Every data row of every readable file exactly once, with its outcome.",
     "rejected_rows": "Rejected rows with the reasons (Chinese) and the row as read.",
 }
-STAT_NAMES = ("files", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate",
-              "rows_superseded", "rejection_rate")
 
 
 def raw_key(category: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", category])
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+def category_stats(report: "IngestReport", category: str) -> dict[str, float | int]:
+    """The per-category counters of this run's ``IngestReport`` (zeros when the category
+    had no new file)."""
+    from pipelines.ingest.load import CategoryStats
 
-
-def category_stats(report: Any, category: str) -> dict[str, float | int]:
-    """The per-category counters of an ``IngestReport`` as plain numbers (zeros when the
-    category had no file in this run)."""
-    per_cat = None
-    for attr in ("categories", "by_category", "category_stats", "stats"):
-        per_cat = _get(report, attr)
-        if per_cat is not None:
-            break
-    stats = _get(per_cat, category) if per_cat is not None else None
-    out: dict[str, float | int] = {}
-    for name in STAT_NAMES:
-        v = _get(stats, name, 0) if stats is not None else 0
-        if callable(v):
-            v = v()
-        out[name] = v if isinstance(v, int | float) else (len(v) if hasattr(v, "__len__") else 0)
-    if not out["rejection_rate"] and out["rows_read"]:
-        out["rejection_rate"] = out["rows_rejected"] / out["rows_read"]
-    out["rejection_rate"] = round(float(out["rejection_rate"]), 6)
-    return out
+    st = report.categories.get(category) or CategoryStats()
+    return {
+        "files": st.files,
+        "rows_read": st.rows_read,
+        "rows_loaded": st.rows_loaded,
+        "rows_rejected": st.rows_rejected,
+        "rows_duplicate": st.rows_duplicate,
+        "rows_superseded": st.rows_superseded,
+        "rejection_rate": round(st.rejection_rate, 6),
+    }
 
 
 def rejection_check(category: str, stats: Mapping[str, float | int], warn: float, error: float
@@ -115,11 +106,9 @@ def _check_specs() -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _table_rows(con: Any, schema: str, table: str) -> int | None:
-    try:
-        return int(con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])
-    except Exception:  # table not created (yet) by this ingest implementation
-        return None
+def _table_rows(con: Any, schema: str, table: str) -> int:
+    """Rows in a table ``ingest_inbox`` created (``ensure_tables``)."""
+    return int(con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
 
 
 @dg.multi_asset(
@@ -139,18 +128,15 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     error = float(catalogue.setting("ingest.checks.rejection_rate_error"))
     with warehouse.connect() as con:
         report = ingest_inbox(paths, catalogue, con=con)
-        files = list(_get(report, "files", None) or _get(report, "results", None) or [])
+        files = report.files
         by_status: dict[str, int] = {}
         for f in files:
-            status = str(_get(f, "status", "unknown"))
-            by_status[status] = by_status.get(status, 0) + 1
+            by_status[f.status] = by_status.get(f.status, 0) + 1
         context.log.info(f"ingest: {len(files)} file(s) {by_status}")
         for cat in CATALOGUE.categories.values():
             stats = category_stats(report, cat.id)
             meta: dict[str, Any] = dict(stats)
-            total = _table_rows(con, "raw", cat.id)
-            if total is not None:
-                meta["dagster/row_count"] = total
+            meta["dagster/row_count"] = _table_rows(con, "raw", cat.id)
             yield dg.MaterializeResult(asset_key=raw_key(cat.id), metadata=meta)
             yield rejection_check(cat.id, stats, warn, error)
         for name in AUDIT_TABLES:
@@ -158,9 +144,7 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             if name == "loads":
                 meta["files_new"] = sum(v for k, v in by_status.items() if k != "skipped")
                 meta.update({f"files_{k}": v for k, v in sorted(by_status.items())})
-            total = _table_rows(con, "audit", name)
-            if total is not None:
-                meta["dagster/row_count"] = total
+            meta["dagster/row_count"] = _table_rows(con, "audit", name)
             yield dg.MaterializeResult(asset_key=dg.AssetKey(["audit", name]), metadata=meta)
 
 

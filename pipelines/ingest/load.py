@@ -72,6 +72,7 @@ AUDIT_TABLES: dict[str, list[tuple[str, str]]] = {
         ("flags", "VARCHAR[]"),
         ("archive_path", "VARCHAR"),
         ("loaded_at", "TIMESTAMP"),
+        ("rule", "VARCHAR"),  # file-level rule id of a rejected_file / duplicate_file
     ],
     "row_outcomes": [
         ("source_file", "VARCHAR"),
@@ -231,7 +232,7 @@ class _Run:
 
 def _insert_loads(run: _Run, f: InboxFile, res: FileResult, enc: str | None, archive: str | None) -> None:
     run.con.execute(
-        "INSERT INTO audit.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             res.load_id,
             f.source_file,
@@ -252,6 +253,7 @@ def _insert_loads(run: _Run, f: InboxFile, res: FileResult, enc: str | None, arc
             res.flags,
             archive,
             run.loaded_at,
+            res.rule,
         ],
     )
 
@@ -317,7 +319,7 @@ def _file_level(
     """A whole file rejected / duplicate: its readable rows get ``outcome``."""
     res.status = "duplicate_file" if problem.rule == "duplicate_file" else "rejected_file"
     res.rule = problem.rule
-    res.reason = f"{problem.rule}: {problem.reason}"
+    res.reason = problem.reason
     con = run.con
     con.begin()
     try:

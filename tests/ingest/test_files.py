@@ -33,7 +33,7 @@ def test_file_level_rejections(paths, catalogue):
     deliver(paths, "scjg/20240310/admin_penalty_missing.csv", missing)
     rep = ingest_inbox(paths, catalogue, key=KEY)
     got = {f.source_file: (f.status, f.rule) for f in rep.files}
-    assert got == {
+    expected = {
         "xyz/20240310/admin_penalty.csv": ("rejected_file", "unknown_department"),
         "scjg/2024-13-01/admin_penalty.csv": ("rejected_file", "bad_batch"),
         "scjg/latest/admin_penalty.csv": ("rejected_file", "bad_batch"),
@@ -43,12 +43,17 @@ def test_file_level_rejections(paths, catalogue):
         "scjg/20240310/admin_penalty_bad.json": ("rejected_file", "unreadable"),
         "scjg/20240310/admin_penalty_missing.csv": ("rejected_file", "missing_column"),
     }
-    loads = query(paths, "select source_file, status, reason, rows_read, rows_rejected from audit.loads")
+    assert got == expected
+
+    loads = query(paths, "select source_file, status, rule, reason, rows_read, rows_rejected from audit.loads")
     assert loads.height == 8 and set(loads["status"]) == {"rejected_file"}
     reason = loads.filter(loads["source_file"] == "scjg/20240310/admin_penalty_missing.csv").to_dicts()[0]
-    assert reason["reason"] == "missing_column: 缺少必填列：「违法事实」、「处罚机关」"
+    assert reason["reason"] == "缺少必填列：「违法事实」、「处罚机关」"
+    assert reason["rule"] == "missing_column"
     assert (reason["rows_read"], reason["rows_rejected"]) == (2, 2)
-    assert all(r.startswith(r.split(":")[0] + ": ") and len(r) > 8 for r in loads["reason"])
+    # every rejected file: its rule id, and a reason in Chinese an official can read
+    assert dict(zip(loads["source_file"], loads["rule"], strict=True)) == {k: v[1] for k, v in expected.items()}
+    assert all(r and not r.isascii() for r in loads["reason"])
     out = query(paths, "select source_file, source_row, outcome from audit.row_outcomes order by 1, 2")
     assert out.rows() == [
         ("scjg/20240310/admin_penalty_missing.csv", 1, "rejected"),
