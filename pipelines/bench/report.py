@@ -32,23 +32,26 @@ def render_machine(m: dict) -> str:
 
 def render_codes(r: dict) -> str:
     v, s = r["validation"], r["resolution"]
+    cpu = v.get("cpu_s", {})
     lines = [
         f"Machine: {render_machine(r['machine'])}; load {' / '.join(map(str, r.get('loadavg_after', [])))} at the end.",
         "",
-        "| validation of USCCs | codes | seconds | codes/s | vs stdnum |",
-        "|---|---:|---:|---:|---:|",
-        f"| `uscc_status_expr`, lazy (`.lazy().select().collect()`, CSE on) | {v['codes']:,} | {v['polars_s']} | {v['polars_per_s']:,} | {v['speedup']}× |",
-        f"| `uscc_status_expr`, eager `DataFrame.select` | {v['codes']:,} | {v['polars_eager_s']} | {v['polars_eager_per_s']:,} | {v['speedup_eager']}× |",
-        f"| numpy code-point matrix (`generate.uscc_valid`, bool only) | {v['codes']:,} | {v['numpy_uscc_valid_s']} | {v['numpy_uscc_valid_per_s']:,} | {v['speedup_numpy']}× |",
+        "| validation of USCCs | codes | wall s | codes/s | vs stdnum (wall) | CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| `uscc_status_expr`, lazy (`.lazy().select().collect()`, CSE on) | {v['codes']:,} | {v['polars_s']} | {v['polars_per_s']:,} | {v['speedup']}× | {cpu.get('polars', '—')} |",
+        f"| `uscc_status_expr`, eager `DataFrame.select` | {v['codes']:,} | {v['polars_eager_s']} | {v['polars_eager_per_s']:,} | {v['speedup_eager']}× | {cpu.get('polars_eager', '—')} |",
+        f"| numpy code-point matrix (`generate.uscc_valid`, bool only) | {v['codes']:,} | {v['numpy_uscc_valid_s']} | {v['numpy_uscc_valid_per_s']:,} | {v['speedup_numpy']}× | {cpu.get('numpy', '—')} |",
         f"| python-stdnum loop (`stdnum.cn.uscc.is_valid`) | {v['codes']:,} | {v['stdnum_s']}"
-        f"{' (extrapolated from ' + format(v['stdnum_sample'], ',') + ')' if v['stdnum_extrapolated'] else ''} | {v['stdnum_per_s']:,} | 1× |",
+        f"{' (extrapolated from ' + format(v['stdnum_sample'], ',') + ')' if v['stdnum_extrapolated'] else ''} | {v['stdnum_per_s']:,} | 1× | {cpu.get('stdnum', '—')} |",
+        "",
+        f"Speed-up in CPU seconds (lazy polars vs stdnum): {v.get('speedup_cpu', '—')}×.",
         "",
         f"Agreement with stdnum on valid/invalid: {v['agreement_with_stdnum']:.2%}. "
         f"Mix: {', '.join(f'{k} {n:,}' for k, n in v['corruptions'].items())}.",
         "",
-        "| resolution (`resolve_subjects`) | register rows | bad references | seconds | records/s |",
-        "|---|---:|---:|---:|---:|",
-        f"| temp DuckDB, raw layout | {s['register_rows']:,} | {s['references']:,} | {s['resolve_s']} | {s['records_per_s']:,} |",
+        "| resolution (`resolve_subjects`) | register rows | bad references | wall s | CPU s | records/s |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| temp DuckDB, raw layout | {s['register_rows']:,} | {s['references']:,} | {s['resolve_s']} | {s.get('resolve_cpu_s', '—')} | {s['records_per_s']:,} |",
         "",
         "Outcomes of the references: " + ", ".join(f"{k} {n:,}" for k, n in s["reference_outcomes"].items()) + ".",
     ]
