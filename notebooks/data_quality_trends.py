@@ -15,19 +15,12 @@ app = marimo.App(width="medium", app_title="数据质量趋势")
 @app.cell
 def _():
     import altair as alt
-    import duckdb
     import marimo as mo
     import polars as pl
 
-    from pipelines.settings import Paths
+    from pipelines.warehouse.notebook import query, warehouse
 
-    WAREHOUSE = Paths.from_env().warehouse
-
-    def query(sql, params=None):
-        """One query on a short-lived read-only connection (a pipeline run needs the write lock)."""
-        with duckdb.connect(str(WAREHOUSE), read_only=True) as _con:
-            return _con.sql(sql, params=params or None).pl()
-
+    WAREHOUSE = warehouse()
     return WAREHOUSE, alt, mo, pl, query
 
 

@@ -15,21 +15,13 @@ app = marimo.App(width="medium", app_title="双随机抽查覆盖")
 @app.cell
 def _():
     import altair as alt
-    import duckdb
     import marimo as mo
     import polars as pl
 
-    from pipelines.settings import Paths
+    from pipelines.warehouse.notebook import grade_colors, query, warehouse
 
-    WAREHOUSE = Paths.from_env().warehouse
-
-    def query(sql, params=None):
-        """One query on a short-lived read-only connection (a pipeline run needs the write lock)."""
-        with duckdb.connect(str(WAREHOUSE), read_only=True) as _con:
-            return _con.sql(sql, params=params or None).pl()
-
-    GRADE_COLORS = alt.Scale(domain=["A", "B", "C", "D"],
-                             range=["#2e7d32", "#1565c0", "#ef6c00", "#c62828"])
+    WAREHOUSE = warehouse()
+    GRADE_COLORS = grade_colors()
     return GRADE_COLORS, WAREHOUSE, alt, mo, pl, query
 
 

@@ -21,15 +21,10 @@ def _():
     import duckdb
     import marimo as mo
 
-    from pipelines.settings import Paths
     from pipelines.warehouse.lookup import GRADE_NAMES, lookup
+    from pipelines.warehouse.notebook import query, warehouse
 
-    WAREHOUSE = Paths.from_env().warehouse
-
-    def query(sql, params=None):
-        """One query on a short-lived read-only connection (a pipeline run needs the write lock)."""
-        with duckdb.connect(str(WAREHOUSE), read_only=True) as _con:
-            return _con.sql(sql, params=params or None).pl()
+    WAREHOUSE = warehouse()
 
     def find(text):
         with duckdb.connect(str(WAREHOUSE), read_only=True) as _con:

@@ -62,3 +62,9 @@ class Paths:
 
 def catalog_dir() -> Path:
     return _catalog_dir()
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap for every warehouse connection (dbt reads the same variable):
+    by default DuckDB would take 80% of the machine's RAM."""
+    return os.environ.get("CREDIT_DUCKDB_MEMORY_LIMIT", "6GB")

@@ -21,7 +21,7 @@ import polars as pl
 from ..catalogue import Catalogue, Category
 from ..catalogue.model import SUBJECT_CODE_FIELDS
 from ..catalogue.schemas import SchemaContext
-from ..settings import Paths
+from ..settings import Paths, duckdb_memory_limit
 from .discover import FileProblem, InboxFile, discover
 from .normalize import FLAGS, MONEY_SUSPICIOUS, map_headers, normalize_frame
 from .readers import DEFAULT_SAMPLE_BYTES, ReadResult, UnreadableFile, read_bytes
@@ -570,7 +570,7 @@ def ingest_inbox(
     own = con is None
     if own:
         paths.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(paths.warehouse))
+        con = duckdb.connect(str(paths.warehouse), config={"memory_limit": duckdb_memory_limit()})
     try:
         if key is None:
             from ..codes.privacy import pseudonym_key

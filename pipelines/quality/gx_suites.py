@@ -318,7 +318,9 @@ def _ensure_category(ctx, category: Category, catalogue: Catalogue, result_forma
         gx.Checkpoint(
             name=category.id,
             validation_definitions=[vd],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            # No per-run UpdateDataDocsAction: rebuilding the whole site after every file
+            # made the quality step quadratic in files; run_validations builds it once.
+            actions=[],
             result_format={"result_format": result_format},
         )
     )

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import open_offline
 
 from pipelines.warehouse.docs import TRACKER_SRC, publish_dbt_docs
 
 MARTS = ["subjects", "credit_records", "score_components", "credit_grades", "sampling_plan", "inspection_draw"]
-CHROMIUM = "/usr/bin/chromium"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{3,}")
 
@@ -52,22 +51,9 @@ def test_every_mart_column_is_described(docs: Path, model: str):
 
 
 def test_docs_page_makes_no_network_request(docs: Path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed")
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.skip("chromium is missing")
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(docs.as_uri() + "#!/model/model.credit_warehouse.credit_grades", wait_until="load")
-        page.wait_for_timeout(1500)
-        text = page.inner_text("body")
-        browser.close()
+    opened = open_offline(docs, fragment="#!/model/model.credit_warehouse.credit_grades", wait_ms=1500,
+                          screenshot="dbt_docs.png")
+    text, requests = opened.text, opened.requests
     assert "credit grade A–D" in text
     # dbt's page asks for a few broken relative icons (file://); nothing leaves the machine
     assert all(u.startswith(("file://", "data:")) for u in requests), [u for u in requests if not u.startswith("file")]

@@ -78,4 +78,20 @@ def test_notebooks_are_plain_marimo_files():
     for name in EXPECTED:
         src = (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
         assert "app = marimo.App(" in src and 'if __name__ == "__main__":' in src
-        assert "read_only=True" in src, f"{name} must open the warehouse read-only"
+        # every connection is read-only: through the shared helper, or opened read-only
+        assert "from pipelines.warehouse.notebook import" in src, f"{name} must use the shared query helper"
+        assert src.count("duckdb.connect(") == src.count("read_only=True"), f"{name} opens a writable connection"
+
+
+def test_notebook_queries_cannot_write(tmp_path, monkeypatch):
+    """The shared helper opens the warehouse read-only: a write is refused."""
+    from pipelines.warehouse import notebook
+
+    db = tmp_path / "warehouse" / "credit.duckdb"
+    db.parent.mkdir()
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table t as select 1 as x")
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    assert notebook.query("select x from t")["x"].to_list() == [1]
+    with pytest.raises(duckdb.Error):
+        notebook.query("insert into t values (2)")

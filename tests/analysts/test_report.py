@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from analysts_fixture import AS_OF, LISTED, PAST_AS_OF, PENALISED, PERSON_ID, PERSON_MASKED
+from browser import open_offline
 
 from pipelines.settings import Paths
 from pipelines.warehouse.report import SubjectNotFound, subject_report_main, write_subject_report
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +60,7 @@ def test_main_writes_under_reports(analysts_data_dir: Path):
 
 
 def test_report_renders_offline(report: Path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed")
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.skip("chromium is missing")
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(report.as_uri(), wait_until="load")
-        text = page.inner_text("body")
-        browser.close()
+    opened = open_offline(report, screenshot="subject_report.png")
+    text, requests = opened.text, opened.requests
     assert requests == [report.as_uri()]
     assert "信用报告" in text and "分析0有限公司" in text

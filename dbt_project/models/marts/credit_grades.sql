@@ -1,11 +1,12 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['subject_id', 'as_of'],
+    unique_key='as_of',
     on_schema_change='append_new_columns'
 ) }}
 -- marts.credit_grades: one grade per subject per evaluation date; history is kept,
--- re-running the same as_of replaces that evaluation.
+-- re-running the same as_of replaces that whole evaluation (delete+insert on as_of: a
+-- plain string key deletes with IN, a list key would join every old row to every new one).
 select
     subject_id,
     as_of,

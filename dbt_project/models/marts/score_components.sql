@@ -1,11 +1,12 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['as_of'],
+    unique_key='as_of',
     on_schema_change='append_new_columns'
 ) }}
 -- marts.score_components: kept per evaluation; re-running an as_of replaces that
--- evaluation's rows (delete+insert on as_of). sum(points) per subject = its score.
+-- evaluation's rows (delete+insert on as_of, a plain string key: dbt-duckdb then deletes
+-- with IN instead of joining every old row to every new one). sum(points) per subject = its score.
 select
     subject_id,
     as_of,
