@@ -14,10 +14,8 @@ extract is never visible, and a re-run for the same as_of writes byte-identical 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -185,36 +183,55 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
+def _as_text(df: pl.DataFrame) -> pl.DataFrame:
+    """Every column as the text :func:`_cell_text` gives, vectorised (polars)."""
+    exprs = []
+    for c, t in df.schema.items():
+        col = pl.col(c)
+        if t == pl.Boolean:
+            e = pl.when(col).then(pl.lit("是")).otherwise(pl.lit("否"))
+        elif t.is_float():
+            e = col.round(6).cast(pl.Utf8).str.replace(r"\.0$", "")
+        else:
+            e = col.cast(pl.Utf8)
+        exprs.append(pl.when(col.is_null()).then(pl.lit("")).otherwise(e).alias(c))
+    return df.select(exprs)
+
+
 def write_csv(df: pl.DataFrame, path: Path) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    w.writerow(df.columns)
-    for row in df.iter_rows():
-        w.writerow([_cell_text(v) for v in row])
-    path.write_bytes(buf.getvalue().encode("utf-8-sig"))
+    """UTF-8 with BOM (Excel on Chinese Windows), CRLF, RFC 4180 quoting."""
+    _as_text(df).write_csv(path, include_bom=True, line_terminator="\r\n", quote_style="necessary")
+
+
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 
 
 def write_xlsx(df: pl.DataFrame, path: Path, sheet: str) -> None:
+    """Codes as text; a list longer than one Excel sheet continues on sheets 2, 3 …"""
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "in_memory": True})
+                                         "strings_to_urls": False, "constant_memory": True})
     wb.set_properties({"title": sheet, "author": "信用办", "company": "", "created": FIXED_CREATED})
-    ws = wb.add_worksheet(sheet[:31])
     head = wb.add_format({"bold": True, "num_format": "@"})
     text = wb.add_format({"num_format": "@"})
-    for j, name in enumerate(df.columns):
-        ws.write_string(0, j, name, head)
-        ws.set_column(j, j, max(10, min(40, 2 * len(name) + 4)), text if df.schema[name] == pl.Utf8 else None)
-    for i, row in enumerate(df.iter_rows(), start=1):
-        for j, v in enumerate(row):
-            if v is None:
-                continue
-            if isinstance(v, bool):
-                ws.write_string(i, j, "是" if v else "否", text)
-            elif isinstance(v, int | float):
-                ws.write_number(i, j, v)
-            else:
-                ws.write_string(i, j, _cell_text(v), text)
-    ws.freeze_panes(1, 0)
+    parts = max(1, -(-df.height // XLSX_MAX_ROWS))
+    for k in range(parts):
+        name = sheet[:31] if parts == 1 else f"{sheet[:27]}_{k + 1}"
+        ws = wb.add_worksheet(name)
+        for j, col in enumerate(df.columns):
+            ws.write_string(0, j, col, head)
+            ws.set_column(j, j, max(10, min(40, 2 * len(col) + 4)), text if df.schema[col] == pl.Utf8 else None)
+        chunk = df.slice(k * XLSX_MAX_ROWS, XLSX_MAX_ROWS)
+        for i, row in enumerate(chunk.iter_rows(), start=1):  # xlsxwriter writes cell by cell
+            for j, v in enumerate(row):
+                if v is None:
+                    continue
+                if isinstance(v, bool):
+                    ws.write_string(i, j, "是" if v else "否", text)
+                elif isinstance(v, int | float):
+                    ws.write_number(i, j, v)
+                else:
+                    ws.write_string(i, j, _cell_text(v), text)
+        ws.freeze_panes(1, 0)
     wb.close()
 
 

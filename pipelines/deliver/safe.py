@@ -52,7 +52,22 @@ def safe_text(value: str | None) -> str | None:
 
 
 def safe_frame(df: pl.DataFrame) -> pl.DataFrame:
-    """Every text column made safe (numbers, dates and booleans are left as they are)."""
-    cols = [pl.col(c).map_elements(safe_text, return_dtype=pl.Utf8, skip_nulls=True)
-            for c, t in df.schema.items() if t == pl.Utf8]
-    return df.with_columns(cols) if cols and df.height else df
+    """Every text column made safe (numbers, dates and booleans are left as they are).
+
+    Vectorised: formulas are neutralised by a polars expression; only cells that contain
+    an 18-character ID-number candidate (rare) go through :func:`safe_text`."""
+    if not df.height:
+        return df
+    cols = []
+    for c, t in df.schema.items():
+        if t != pl.Utf8:
+            continue
+        col = pl.col(c)
+        neutral = pl.when(col.str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + col).otherwise(col)
+        cols.append(
+            pl.when(col.str.contains(r"\d{17}[\dXx]"))
+            .then(col.map_elements(safe_text, return_dtype=pl.Utf8, skip_nulls=True))
+            .otherwise(neutral)
+            .alias(c)
+        )
+    return df.with_columns(cols) if cols else df
