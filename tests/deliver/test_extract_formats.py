@@ -1,4 +1,6 @@
 """Extract file formats at scale: the XLSX sheet limit."""
+
+
 def test_xlsx_continues_on_further_sheets_past_the_row_limit(tmp_path, monkeypatch):
     """A list longer than one Excel sheet (1,048,575 rows) is not cut: it continues on
     sheets _2, _3 …, every row once (limit patched small here)."""
