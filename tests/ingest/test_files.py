@@ -230,3 +230,25 @@ def test_ensure_tables_columns(catalogue, tmp_path):
     assert "id_no_hash" in cols and "id_no_masked" in cols and "legal_rep_id_no_masked" in cols
     insp = [r[0] for r in con.execute("describe raw.inspector").fetchall()]
     assert "name_hash" in insp and "name_masked" not in insp
+
+
+def test_pull_from_a_remote_fsspec_source(paths, catalogue):
+    """A department's source may be any fsspec URL (sftp://, s3:// … in deployments):
+    the same code path, exercised on fsspec's in-memory filesystem."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/credit-test/zjj/2024-03-12_2/行政处罚_3月.csv", csv_bytes([penalty(7)]))
+    depts = dict(catalogue.departments)
+    depts["zjj"] = depts["zjj"].model_copy(update={"source": {"url": "memory://credit-test/zjj"}})
+    remote = catalogue.model_copy(update={"departments": depts})
+    try:
+        pulled = pull_sources(paths, remote)
+        assert [(b.department_code, b.batch, b.files) for b in pulled] == [
+            ("zjj", "2024-03-12_2", ["zjj/2024-03-12_2/行政处罚_3月.csv"])]
+        assert pull_sources(paths, remote) == []  # pulled once
+        rep = ingest_inbox(paths, remote, key=KEY)
+        assert [(f.source_file, f.status, f.rows_loaded) for f in rep.files] == [
+            ("zjj/2024-03-12_2/行政处罚_3月.csv", "loaded", 1)]
+    finally:
+        fs.rm("/credit-test", recursive=True)
