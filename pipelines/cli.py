@@ -4,24 +4,20 @@
     credit run [--as-of YYYY-MM-DD]
     credit pull
     credit check-code CODE...
-    credit lookup CODE
+    credit lookup CODE_OR_NAME
+    credit report CODE_OR_NAME
+    credit redraw --department D --period P
     credit ui [--port P]
 
 Everything is found through ``CREDIT_DATA_DIR`` (default ``./data``). ``DAGSTER_HOME``
 defaults to ``$CREDIT_DATA_DIR/dagster_home`` and receives the project's ``dagster.yaml``,
 so run history survives between ``credit run`` and the UI.
-
-Other stages can add commands without editing this file: a module ``pipelines/<pkg>/cli.py``
-that defines ``register_commands(subparsers)`` is picked up; each parser it adds must
-``set_defaults(func=...)`` with a function taking the parsed args and returning an exit
-code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import os
 import shutil
 import subprocess
@@ -340,12 +336,6 @@ def _rate(value: str) -> float:
     return r
 
 
-def _plugin_modules() -> list[str]:
-    pkg = Path(__file__).resolve().parent
-    return sorted(f"pipelines.{p.parent.name}.cli" for p in pkg.glob("*/cli.py")
-                  if p.parent.name not in ("defs",))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit",
@@ -415,14 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=3000, help="default 3000")
     p.set_defaults(func=cmd_ui)
 
-    for name in _plugin_modules():
-        try:
-            mod = importlib.import_module(name)
-            register = getattr(mod, "register_commands", None)
-            if callable(register):
-                register(sub)
-        except Exception as e:  # a broken optional command must not break the others
-            print(f"warning: {name}: {e}", file=sys.stderr)
     return parser
 
 
