@@ -17,6 +17,7 @@ so run history survives between ``credit run`` and the UI.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -269,8 +270,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"--select {args.select!r} matches no asset", file=sys.stderr)
             return 2
         tags["credit/select"] = args.select[:200]
+    # Tools' own output (dbt streams every node to stdout) goes to a log file unless -v:
+    # the terminal gets the short summary below.
+    log_path = paths.data_dir / "logs" / "credit-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with DagsterInstance.get() as instance:
+        with DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log_file, \
+                (contextlib.nullcontext() if args.verbose else contextlib.redirect_stdout(log_file)):
             log_level = "INFO" if args.verbose else "WARNING"
             result = job.execute_in_process(
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -293,6 +299,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                           if k.startswith("files_") and k != "files_new")
         print(f"This run: {this_run.get('files_new', 0)} new file(s) ({parts or 'none'})")
     print_summary(paths)
+    if not args.verbose:
+        print(f"Log of this run (dbt output): {log_path}")
     flagged = [c for c in checks if not c.passed]
     for c in flagged:
         desc = getattr(c, "description", None) or ""
