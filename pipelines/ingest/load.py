@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -306,6 +307,20 @@ def _raw_json(df: pl.DataFrame) -> pl.Expr:
     return pl.struct([pl.col(c) for c in df.columns]).struct.json_encode()
 
 
+@contextmanager
+def _file_transaction(con: duckdb.DuckDBPyConnection, res: FileResult) -> Iterator[None]:
+    """Everything one file writes, or nothing: on any failure the file's rows, outcomes
+    and audit row are rolled back and it is left for the next run (status ``skipped``)."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        res.status = "skipped"
+        raise
+
+
 def _file_level(
     run: _Run,
     f: InboxFile,
@@ -321,8 +336,7 @@ def _file_level(
     res.rule = problem.rule
     res.reason = problem.reason
     con = run.con
-    con.begin()
-    try:
+    with _file_transaction(con, res):
         if read is not None and outcome is not None:
             n = read.frame.height
             res.rows_read = n
@@ -341,11 +355,6 @@ def _file_level(
                 )
                 _insert_rejected(run, f, res, rej)
         _insert_loads(run, f, res, read.encoding if read else None, archive)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        res.status = "skipped"
-        raise
     return res
 
 
@@ -494,8 +503,7 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
     table = f"raw.{_q(cat.id)}"
 
     con = run.con
-    con.begin()
-    try:
+    with _file_transaction(con, res):
         con.register("_load", load_df.to_arrow())
         try:
             con.execute(f"INSERT INTO {table} ({target_cols}) SELECT {', '.join(select)} FROM _load")
@@ -509,11 +517,6 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
         res.status = "loaded"
         _insert_loads(run, f, res, read.encoding, archive)
         res.rows_superseded = _supersede(con, table, res.load_id) if res.rows_loaded else 0
-        con.commit()
-    except BaseException:
-        con.rollback()
-        res.status = "skipped"
-        raise
     return res
 
 
