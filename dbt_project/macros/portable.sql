@@ -53,3 +53,13 @@
     (case when {{ list_expr }} is null or {{ dbt.length(list_expr) }} = 0 then 0
           else {{ dbt.length(list_expr) }} - {{ dbt.length(dbt.replace(list_expr, "';'", "''")) }} + 1 end)
 {%- endmacro %}
+
+{#- The n values of `arg` with the smallest `key` per group, smallest first, as a list —
+    a streaming top-n aggregate (no window over every pair). DuckDB: min_by(arg, key, n);
+    other engines need their own variant (e.g. Spark: slice(array_sort(collect_list(...)))). -#}
+{% macro smallest_n_by(arg, key, n) -%}
+    {{ return(adapter.dispatch('smallest_n_by', 'credit_warehouse')(arg, key, n)) }}
+{%- endmacro %}
+{% macro duckdb__smallest_n_by(arg, key, n) -%}
+    min_by({{ arg }}, {{ key }}, {{ n }})
+{%- endmacro %}

@@ -31,36 +31,38 @@ names as (
 ),
 
 picks as (
+    -- Per drawn subject, the two roster inspectors first in the order
+    -- (same region as the subject?, sha256(seed|period|department|subject|badge), badge):
+    -- one fixed-width composite key, kept to the two smallest by a streaming top-n
+    -- aggregate instead of ranking every (subject, inspector) pair with a window.
     select
         d.department_code,
         d.subject_id,
-        i.badge_no,
-        n.name,
-        coalesce(i.region_code = d.region_code, false) as same_region,
-        row_number() over (
-            partition by d.department_code, d.subject_id
-            order by coalesce(i.region_code = d.region_code, false),
-                     sha256(d.seed || '|' || d.period || '|' || d.department_code || '|' || d.subject_id || '|' || i.badge_no),
-                     i.badge_no
-        ) as pick
+        {{ smallest_n_by(
+            "struct_pack(badge_no := i.badge_no, record_id := i.record_id,
+                         same_region := coalesce(i.region_code = d.region_code, false))",
+            "(case when coalesce(i.region_code = d.region_code, false) then '1' else '0' end)
+             || sha256(d.seed || '|' || d.period || '|' || d.department_code || '|' || d.subject_id || '|' || i.badge_no)
+             || '|' || i.badge_no",
+            2) }} as top2
     from drawn as d
     join {{ ref('sampling_roster') }} as i on i.department_code = d.department_code
-    left join names as n on n.record_id = i.record_id
+    group by d.department_code, d.subject_id
 ),
 
 pairs as (
     select
-        department_code,
-        subject_id,
-        max(case when pick = 1 then badge_no end) as inspector_1_badge_no,
-        max(case when pick = 1 then name end) as inspector_1_name,
-        max(case when pick = 1 then same_region end) as inspector_1_same_region,
-        max(case when pick = 2 then badge_no end) as inspector_2_badge_no,
-        max(case when pick = 2 then name end) as inspector_2_name,
-        max(case when pick = 2 then same_region end) as inspector_2_same_region
-    from picks
-    where pick <= 2
-    group by department_code, subject_id
+        p.department_code,
+        p.subject_id,
+        p.top2[1].badge_no as inspector_1_badge_no,
+        n1.name as inspector_1_name,
+        p.top2[1].same_region as inspector_1_same_region,
+        p.top2[2].badge_no as inspector_2_badge_no,
+        n2.name as inspector_2_name,
+        p.top2[2].same_region as inspector_2_same_region
+    from picks as p
+    left join names as n1 on n1.record_id = p.top2[1].record_id
+    left join names as n2 on n2.record_id = p.top2[2].record_id
 )
 
 select
