@@ -7,37 +7,31 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import polars as pl
 
+from ..codes.privacy import MASK_CHAR, MASK_KEEP_HEAD, MASK_KEEP_TAIL
+from ..codes.validators import check_id_no
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
-              "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
-              "63", "64", "65", "71", "81", "82", "83", "91"}
 _ID_RE = re.compile(r"(?<!\d)(\d{17}[\dXx])(?![\dXx])")
-_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-_CHECK = "10X98765432"
 
 
 def is_id_number(s: str) -> bool:
-    if len(s) != 18 or s[:2] not in _PROVINCES or not s[:17].isdigit():
-        return False
-    try:
-        dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
-    except ValueError:
-        return False
-    if not 1900 <= int(s[6:10]) <= 2100:
-        return False
-    return _CHECK[sum(int(c) * w for c, w in zip(s[:17], _WEIGHTS, strict=True)) % 11] == s[17].upper()
+    """A valid 居民身份证号 (GB 11643: check character and a real birth date), by the
+    project's one validator (pipelines.codes.validators)."""
+    return check_id_no(s).valid
 
 
 def mask_id(s: str) -> str:
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
+    """Masked as everywhere (first 4, last 4 kept), keeping the cell's own characters."""
+    return s[:MASK_KEEP_HEAD] + MASK_CHAR * (len(s) - MASK_KEEP_HEAD - MASK_KEEP_TAIL) + s[-MASK_KEEP_TAIL:]
 
 
 def mask_ids(text: str) -> str:
+    """Mask every *valid* ID number inside a text; other 18-character codes (an all-digit
+    USCC) stay as they are."""
     return _ID_RE.sub(lambda m: mask_id(m.group(1)) if is_id_number(m.group(1)) else m.group(1), text)
 
 
