@@ -176,16 +176,6 @@ def bench_validation(n: int = 1_000_000, stdnum_sample: int = 100_000, seed: int
 
 # ---------------------------------------------------------------- (b) resolution
 
-# The raw layout the codes tests build (tests/codes/test_codes_resolve.py REG_COLS / REC_COLS).
-REG_COLS = ("record_id VARCHAR, uscc VARCHAR, name VARCHAR, entity_type VARCHAR, reg_no VARCHAR, "
-            "legal_rep VARCHAR, established_on DATE, region_code VARCHAR, industry_code VARCHAR, "
-            "status VARCHAR, source_file VARCHAR, source_row BIGINT, department_code VARCHAR, "
-            "batch VARCHAR, batch_date DATE, is_current BOOLEAN")
-REC_COLS = ("record_id VARCHAR, subject_name VARCHAR, subject_kind VARCHAR, uscc VARCHAR, "
-            "reg_no VARCHAR, org_code VARCHAR, id_no VARCHAR, id_no_hash VARCHAR, id_no_masked VARCHAR, "
-            "source_file VARCHAR, source_row BIGINT, department_code VARCHAR, is_current BOOLEAN")
-
-
 def build_raw(con, register: int, refs: int, seed: int = 5) -> dict:
     """``raw.registration`` (``register`` current rows) and ``raw.admin_penalty`` (``refs``
     references, problems as in :data:`PROBLEMS`), created with vectorised frames."""
@@ -270,15 +260,17 @@ def build_raw(con, register: int, refs: int, seed: int = 5) -> dict:
         "department_code": pl.lit("scjg", dtype=pl.String),
         "is_current": pl.lit(True),
     })
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(f"CREATE OR REPLACE TABLE raw.registration ({REG_COLS})")
+    # The real raw layout, derived from the catalogue as ingestion creates it.
+    from ..catalogue import load_catalogue
+    from ..ingest import ensure_tables
+
+    ensure_tables(con, load_catalogue())
     if reg is not None:
         con.register("_reg", reg.to_arrow())
-        con.execute("INSERT INTO raw.registration SELECT * FROM _reg")
+        con.execute("INSERT INTO raw.registration BY NAME SELECT * FROM _reg")
         con.unregister("_reg")
-    con.execute(f"CREATE OR REPLACE TABLE raw.admin_penalty ({REC_COLS})")
     con.register("_rec", rec.to_arrow())
-    con.execute("INSERT INTO raw.admin_penalty SELECT * FROM _rec")
+    con.execute("INSERT INTO raw.admin_penalty BY NAME SELECT * FROM _rec")
     con.unregister("_rec")
     return {str(k_): int(v) for k_, v in zip(*np.unique(kinds[kind], return_counts=True), strict=True)}
 
