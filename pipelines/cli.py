@@ -119,19 +119,26 @@ def cmd_check_code(args: argparse.Namespace) -> int:
     return int(main_check_code(list(args.codes)) or 0)
 
 
-def cmd_lookup(args: argparse.Namespace) -> int:
+def _built_warehouse() -> Paths | None:
+    """The paths, when a warehouse has been built; otherwise say so and return None."""
     paths = prepare_environment()
     if not paths.warehouse.exists():
         print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+        return None
+    return paths
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    paths = _built_warehouse()
+    if paths is None:
         return 2
     import duckdb
 
     from pipelines.warehouse.lookup import format_lookup, lookup
 
-    query = " ".join(args.query)
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     try:
-        result = lookup(con, query, as_of=args.as_of)
+        result = lookup(con, " ".join(args.query), as_of=args.as_of)
     except duckdb.CatalogException as e:
         print(f"the marts are not built yet (run `credit run`): {e}".splitlines()[0],
               file=sys.stderr)
@@ -143,18 +150,16 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    paths = prepare_environment()
-    if not paths.warehouse.exists():
-        print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+    paths = _built_warehouse()
+    if paths is None:
         return 2
     import duckdb
 
     from pipelines.warehouse.report import write_subject_report
 
-    query = " ".join(args.query)
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     try:
-        path = write_subject_report(con, query, paths.reports / "subjects", as_of=args.as_of)
+        path = write_subject_report(con, " ".join(args.query), paths.reports / "subjects", as_of=args.as_of)
     except LookupError as e:
         print(str(e), file=sys.stderr)
         return 1
@@ -165,9 +170,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_redraw(args: argparse.Namespace) -> int:
-    paths = prepare_environment()
-    if not paths.warehouse.exists():
-        print(f"no warehouse at {paths.warehouse}: run `credit run` first", file=sys.stderr)
+    paths = _built_warehouse()
+    if paths is None:
         return 2
     from pipelines.deliver.redraw import redraw_cli
 
@@ -344,6 +348,12 @@ def _rate(value: str) -> float:
     return r
 
 
+def _subject_query_args(p: argparse.ArgumentParser) -> None:
+    """A subject named by 统一社会信用代码, legacy code or name; an evaluation date."""
+    p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
+    p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit",
@@ -387,16 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find a subject by 统一社会信用代码, legacy code or name and "
                        "print its grade, score, active records and applicable sanctions. "
                        "Exit 0 when found, 1 when not found or ambiguous.")
-    p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
-    p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
+    _subject_query_args(p)
     p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("report", help="a subject's printable credit report, HTML (信用报告)",
                        description="Write $CREDIT_DATA_DIR/reports/subjects/<subject_id>.html: "
                        "subject, grade history, score breakdown, public records, repairs, "
                        "objections. Self-contained, opens offline, prints on A4.")
-    p.add_argument("query", nargs="+", metavar="CODE_OR_NAME")
-    p.add_argument("--as-of", type=_date, default=None, help="evaluation date YYYY-MM-DD")
+    _subject_query_args(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("redraw", help="re-draw a published 双随机 list and compare (复核抽查结果)",
