@@ -54,12 +54,14 @@
           else {{ dbt.length(list_expr) }} - {{ dbt.length(dbt.replace(list_expr, "';'", "''")) }} + 1 end)
 {%- endmacro %}
 
-{#- The n values of `arg` with the smallest `key` per group, smallest first, as a list —
-    a streaming top-n aggregate (no window over every pair). DuckDB: min_by(arg, key, n);
-    other engines need their own variant (e.g. Spark: slice(array_sort(collect_list(...)))). -#}
-{% macro smallest_n_by(arg, key, n) -%}
-    {{ return(adapter.dispatch('smallest_n_by', 'credit_warehouse')(arg, key, n)) }}
+{#- The integer value of n hex digits of a string from position start (1-based); n ≤ 15
+    keeps it within a signed 64-bit integer. -#}
+{% macro hex_to_bigint(expr, start, n) -%}
+    {{ return(adapter.dispatch('hex_to_bigint', 'credit_warehouse')(expr, start, n)) }}
 {%- endmacro %}
-{% macro duckdb__smallest_n_by(arg, key, n) -%}
-    min_by({{ arg }}, {{ key }}, {{ n }})
+{% macro default__hex_to_bigint(expr, start, n) -%}
+    cast(conv(substr({{ expr }}, {{ start }}, {{ n }}), 16, 10) as bigint)
+{%- endmacro %}
+{% macro duckdb__hex_to_bigint(expr, start, n) -%}
+    cast('0x' || substr({{ expr }}, {{ start }}, {{ n }}) as bigint)
 {%- endmacro %}

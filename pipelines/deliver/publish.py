@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from . import recipe
+
 DDL = [
     "create schema if not exists deliver",
     """create table if not exists deliver.published_draws (
@@ -111,7 +113,7 @@ def draw_inputs(con: duckdb.DuckDBPyConnection, department_code: str) -> dict[st
         select badge_no, region_code from marts.sampling_roster
         where department_code = ? order by badge_no""", [department_code])
     return {
-        "recipe": "sha256(seed|period|department_code|subject_id); docs/sampling.md",
+        "recipe": recipe.RECIPE,
         "department_code": department_code,
         "period": period,
         "seed": seed,

@@ -3,12 +3,21 @@
 independently so that a published draw can be checked against it.
 
 - draw key of a subject:   sha256_hex(seed|period|department_code|subject_id)
-- inspector key:           sha256_hex(seed|period|department_code|subject_id|badge_no)
 - sample size per grade:   min(eligible, max(ceil(ratio × population), minimum if population > 0))
 - drawn subjects:          per grade, the sample_size eligible candidates with the smallest
                            draw keys (ties: subject_id)
-- inspectors:              the 2 roster entries ordered by (same region as the subject,
-                           inspector key, badge_no): other-region inspectors first (回避)
+- inspector key:           sha256_hex(seed|period|department_code|subject_id|inspectors), one
+                           per drawn subject; a = int(its hex digits 1–15), b = int(digits 16–30)
+- inspectors:              the roster split into the inspectors of another region than the
+                           subject's (回避; an unknown region counts as another) and those of
+                           the same region, each list in badge_no order. From a list of n:
+                           position a mod n, then position (a + 1 + b mod (n − 1)) mod n (a
+                           different inspector, uniform over the other n − 1). The two
+                           inspectors are the first two of [other-region picks, same-region
+                           picks]: a same-region inspector only when fewer than two others exist.
+
+Each drawn subject costs one hash and two look-ups, whatever the roster size (a key per
+(subject, inspector) pair was O(drawn × roster): 10⁸–10⁹ hashes at province scale).
 """
 
 from __future__ import annotations
@@ -21,6 +30,12 @@ from decimal import ROUND_CEILING, Decimal
 
 SEP = "|"
 INSPECTORS_PER_SUBJECT = 2
+INSPECTOR_SALT = "inspectors"
+HEX_DIGITS = 15            # 60 bits: fits a signed 64-bit integer in SQL
+# Recorded with every published draw's inputs: a draw is re-drawn with the recipe it used.
+RECIPE = ("2: draw key sha256(seed|period|department_code|subject_id); inspector key "
+          "sha256(seed|period|department_code|subject_id|inspectors) over the roster in badge_no "
+          "order, other regions first; docs/sampling.md")
 
 
 def sha256_hex(text: str) -> str:
@@ -31,8 +46,25 @@ def draw_key(seed: str, period: str, department_code: str, subject_id: str) -> s
     return sha256_hex(SEP.join((seed, period, department_code, subject_id)))
 
 
-def inspector_key(seed: str, period: str, department_code: str, subject_id: str, badge_no: str) -> str:
-    return sha256_hex(SEP.join((seed, period, department_code, subject_id, badge_no)))
+def inspector_key(seed: str, period: str, department_code: str, subject_id: str) -> str:
+    return sha256_hex(SEP.join((seed, period, department_code, subject_id, INSPECTOR_SALT)))
+
+
+def key_numbers(key: str) -> tuple[int, int]:
+    """(a, b): the integers of hex digits 1–15 and 16–30 of an inspector key."""
+    return int(key[:HEX_DIGITS], 16), int(key[HEX_DIGITS:2 * HEX_DIGITS], 16)
+
+
+def pick_two(ordered: list[str], a: int, b: int) -> list[str]:
+    """Up to two distinct entries of ``ordered``: position a mod n, then position
+    (a + 1 + b mod (n − 1)) mod n."""
+    n = len(ordered)
+    if n == 0:
+        return []
+    first = a % n
+    if n == 1:
+        return [ordered[first]]
+    return [ordered[first], ordered[(first + 1 + b % (n - 1)) % n]]
 
 
 def sample_size(population: int, eligible: int, ratio: Decimal | str | float, minimum: int) -> int:
@@ -72,7 +104,9 @@ def draw(seed: str, period: str, department_code: str,
     ``candidates``: eligible subjects (``subject_id``, ``grade``, ``region_code``);
     ``sizes``: sample size per grade; ``roster``: available inspectors (``badge_no``,
     ``region_code``). Returns the drawn subjects ordered by grade and rank."""
-    roster = [dict(r) for r in roster if r.get("badge_no")]
+    region_of = {str(r["badge_no"]): r.get("region_code") for r in roster if r.get("badge_no")}
+    badges = sorted(region_of)
+    sides: dict[str | None, tuple[list[str], list[str]]] = {}   # subject region → (other, same)
     by_grade: dict[str, list[tuple[str, str, str | None]]] = {}
     for c in candidates:
         sid = str(c["subject_id"])
@@ -82,12 +116,11 @@ def draw(seed: str, period: str, department_code: str,
     for grade in sorted(by_grade):
         ranked = sorted(by_grade[grade])[: int(sizes.get(grade, 0))]
         for rank, (key, sid, region) in enumerate(ranked, start=1):
-            picks = sorted(
-                roster,
-                key=lambda i: (region is not None and i.get("region_code") == region,
-                               inspector_key(seed, period, department_code, sid, str(i["badge_no"])),
-                               str(i["badge_no"])),
-            )[:INSPECTORS_PER_SUBJECT]
-            badges = [str(p["badge_no"]) for p in picks] + [None, None]
-            out.append(DrawnSubject(department_code, period, grade, rank, sid, key, badges[0], badges[1]))
+            a, b = key_numbers(inspector_key(seed, period, department_code, sid))
+            if region not in sides:
+                sides[region] = ([x for x in badges if region is None or region_of[x] != region],
+                                 [x for x in badges if region is not None and region_of[x] == region])
+            other, same = sides[region]
+            picks = (pick_two(other, a, b) + pick_two(same, a, b) + [None, None])[:INSPECTORS_PER_SUBJECT]
+            out.append(DrawnSubject(department_code, period, grade, rank, sid, key, picks[0], picks[1]))
     return out

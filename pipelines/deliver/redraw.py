@@ -53,6 +53,7 @@ class RedrawResult:
     inputs_intact: bool = True
     seed_published: bool | None = None   # None: no seed recorded for the period in the catalogue
     sizes_consistent: bool = True
+    recipe_recorded: str | None = None   # the recipe the draw was published with
     found: bool = True
 
     @property
@@ -73,6 +74,9 @@ class RedrawResult:
             lines.append("  the seed differs from catalogs/sampling/sampling_seeds.csv")
         if not self.sizes_consistent:
             lines.append("  recorded sample sizes do not follow from population × ratio")
+        if self.recipe_recorded is not None and self.recipe_recorded != recipe.RECIPE:
+            lines.append(f"  published with another recipe ({self.recipe_recorded}); "
+                         f"re-drawn with the current one ({recipe.RECIPE})")
         lines += [f"  {d}" for d in self.differences]
         return "\n".join(lines)
 
@@ -107,7 +111,8 @@ def redraw(con: duckdb.DuckDBPyConnection, department: str, period: str, version
         return RedrawResult(department, period, version, None, found=False)
 
     inputs = json.loads(rec["inputs"]) if isinstance(rec["inputs"], str) else rec["inputs"]
-    result = RedrawResult(department, period, rec["version"], rec["seed"])
+    result = RedrawResult(department, period, rec["version"], rec["seed"],
+                          recipe_recorded=inputs.get("recipe"))
     result.inputs_intact = (publish.fingerprint(inputs) == rec["inputs_fingerprint"]
                             and inputs.get("seed") == rec["seed"] and inputs.get("period") == period
                             and inputs.get("department_code") == department)

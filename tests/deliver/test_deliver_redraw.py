@@ -113,3 +113,13 @@ def test_redraw_cli_exit_codes(fake_warehouse, capsys):
     con.execute("update deliver.published_draw_rows set draw_key = 'x' where draw_rank = 1")
     con.close()
     assert redraw_cli("scjg", FAKE_PERIOD, warehouse=fake_warehouse) == 1
+
+
+def test_a_draw_published_with_an_earlier_recipe_says_so():
+    from pipelines.deliver import recipe
+    from pipelines.deliver.redraw import RedrawResult
+
+    old = RedrawResult("scjg", "2026-Q4", 1, "5e3d", recipe_recorded="sha256(seed|period|department_code|subject_id)")
+    assert "published with another recipe" in old.summary()
+    assert "published with another recipe" not in RedrawResult(
+        "scjg", "2026-Q4", 1, "5e3d", recipe_recorded=recipe.RECIPE).summary()

@@ -7,6 +7,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.deliver import recipe
 from pipelines.settings import catalog_dir
@@ -106,3 +108,84 @@ def test_same_region_inspector_only_when_the_roster_has_too_few():
         assert d.inspector_2_badge_no in {"L1", "L2"}
     one = recipe.draw(SEED, PERIOD, "scjg", cands(3), {"B": 3}, roster[:1])
     assert all(d.inspector_1_badge_no == "L1" and d.inspector_2_badge_no is None for d in one)
+
+
+def test_pick_two_positions():
+    ordered = ["I0", "I1", "I2", "I3", "I4"]
+    assert recipe.pick_two(ordered, 7, 0) == ["I2", "I3"]           # 7 mod 5 = 2; 2 + 1 + 0
+    assert recipe.pick_two(ordered, 7, 3) == ["I2", "I1"]           # (2 + 1 + 3 mod 4) mod 5 = 1
+    assert recipe.pick_two(ordered, 4, 11) == ["I4", "I3"]          # (4 + 1 + 3) mod 5 = 3
+    assert recipe.pick_two(["I0"], 12345, 678) == ["I0"]
+    assert recipe.pick_two([], 1, 2) == []
+    key = recipe.inspector_key(SEED, PERIOD, "scjg", "S001")
+    assert key == recipe.sha256_hex(f"{SEED}|{PERIOD}|scjg|S001|inspectors")
+    assert recipe.key_numbers(key) == (int(key[:15], 16), int(key[15:30], 16))
+
+
+def test_inspector_pairs_are_spread_uniformly():
+    """Every ordered pair of distinct other-region inspectors occurs, none far from its share."""
+    roster = [{"badge_no": f"O{i}", "region_code": "130104"} for i in range(4)]
+    drawn = recipe.draw(SEED, PERIOD, "scjg", cands(1200), {"B": 1200}, roster)
+    pairs: dict[tuple, int] = {}
+    for d in drawn:
+        assert d.inspector_1_badge_no != d.inspector_2_badge_no
+        pairs[(d.inspector_1_badge_no, d.inspector_2_badge_no)] = pairs.get(
+            (d.inspector_1_badge_no, d.inspector_2_badge_no), 0) + 1
+    assert len(pairs) == 12                                       # 4 × 3 ordered pairs
+    assert all(50 <= n <= 150 for n in pairs.values()), pairs     # expected 100 each
+
+
+def test_roster_order_and_size_do_not_matter_beyond_membership():
+    roster = [{"badge_no": f"B{i:02d}", "region_code": "130104"} for i in range(30)]
+    a = recipe.draw(SEED, PERIOD, "scjg", cands(40), {"B": 40}, roster)
+    assert a == recipe.draw(SEED, PERIOD, "scjg", cands(40), {"B": 40}, list(reversed(roster)))
+    # the recipe is defined on the roster in badge order: a withdrawn inspector is never picked
+    b = recipe.draw(SEED, PERIOD, "scjg", cands(40), {"B": 40}, roster[1:])
+    assert all(d.inspector_1_badge_no != "B00" and d.inspector_2_badge_no != "B00" for d in b)
+
+
+REGIONS = st.sampled_from(["130102", "130104", "130105", None])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    subjects=st.lists(st.tuples(st.sampled_from("ABCD"), REGIONS), min_size=1, max_size=30),
+    roster=st.lists(REGIONS, max_size=8),
+    seed=st.text(alphabet="0123456789abcdef", min_size=1, max_size=8),
+)
+def test_documented_sql_and_python_recipe_agree(subjects, roster, seed):
+    """docs/sampling.md steps 2–3 (DuckDB) and recipe.draw give the same subjects and
+    inspectors: empty, tiny and one-region rosters, subjects and inspectors without region."""
+    import duckdb
+    from deliver_fixture import doc_recipe_blocks
+
+    pool = [{"subject_id": f"S{i:02d}", "grade": g, "region_code": r} for i, (g, r) in enumerate(subjects)]
+    sizes = {g: max(1, sum(1 for c in pool if c["grade"] == g) // 2) for g in "ABCD"}
+    staff = [{"badge_no": f"B{i}", "region_code": r} for i, r in enumerate(roster)]
+    want = recipe.draw(seed, PERIOD, "scjg", pool, sizes, staff)
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"set variable seed = '{seed}'")
+        con.execute(f"set variable period = '{PERIOD}'")
+        con.execute("set variable dept = 'scjg'")
+        con.execute("create table candidates (subject_id varchar, grade varchar, region_code varchar)")
+        con.executemany("insert into candidates values (?, ?, ?)",
+                        [[c["subject_id"], c["grade"], c["region_code"]] for c in pool])
+        con.execute("create table plan (grade varchar, sample_size bigint)")
+        con.executemany("insert into plan values (?, ?)", list(sizes.items()))
+        con.execute("create table roster (badge_no varchar, region_code varchar)")
+        if staff:
+            con.executemany("insert into roster values (?, ?)", [[i["badge_no"], i["region_code"]] for i in staff])
+        for block in doc_recipe_blocks():
+            con.execute(block)
+        got = con.execute("""
+            select d.grade, d.draw_rank, d.subject_id, d.draw_key, i1.badge_no, i2.badge_no
+            from drawn as d
+            left join drawn_inspectors as i1 on i1.subject_id = d.subject_id and i1.pick = 1
+            left join drawn_inspectors as i2 on i2.subject_id = d.subject_id and i2.pick = 2
+            order by d.grade, d.draw_rank""").fetchall()
+    finally:
+        con.close()
+    assert got == [(d.grade, d.draw_rank, d.subject_id, d.draw_key, d.inspector_1_badge_no,
+                    d.inspector_2_badge_no) for d in want]
