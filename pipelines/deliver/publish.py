@@ -175,12 +175,13 @@ def publish_draw(con: duckdb.DuckDBPyConnection, department_code: str,
         con.execute("""insert into deliver.published_draws values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [department_code, period, version, seed, as_of, in_fp, draw_fp, len(rows),
                      canonical_json(inputs), None if last is None else last["version"], reason, now])
-        if rows:
-            con.executemany(
-                f"""insert into deliver.published_draw_rows
-                    (department_code, period, version, {', '.join(ROW_COLUMNS)})
-                    values ({', '.join(['?'] * (len(ROW_COLUMNS) + 3))})""",
-                [[department_code, period, version] + [r[c] for c in ROW_COLUMNS] for r in rows])
+        # The rows just fingerprinted, copied inside the engine (one statement, not a
+        # parameterised insert per row): same source, same order, same transaction.
+        con.execute(f"""insert into deliver.published_draw_rows
+                (department_code, period, version, {', '.join(ROW_COLUMNS)})
+            select ?, ?, ?, {', '.join(ROW_COLUMNS)} from marts.inspection_draw
+            where department_code = ? order by grade, draw_rank""",
+                    [department_code, period, version, department_code])
         con.execute("commit")
     except Exception:
         con.execute("rollback")

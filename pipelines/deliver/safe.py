@@ -15,6 +15,10 @@ from ..codes.privacy import MASK_CHAR, MASK_KEEP_HEAD, MASK_KEEP_TAIL
 from ..codes.validators import check_id_no
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Cheap vectorised pre-filter, a superset of the ID numbers _ID_RE + check_id_no accept:
+# 10 digits, a month's first digit 0/1, any digit, a day's first digit 0–3, 4 more. Most
+# all-digit USCCs fail it, so only a few cells go through the exact per-cell check.
+_ID_CANDIDATE = r"\d{10}[01０１]\d[0-3０-３]\d{4}[\dXx]"
 _ID_RE = re.compile(r"(?<!\d)(\d{17}[\dXx])(?![\dXx])")
 
 
@@ -49,19 +53,19 @@ def safe_frame(df: pl.DataFrame) -> pl.DataFrame:
     """Every text column made safe (numbers, dates and booleans are left as they are).
 
     Vectorised: formulas are neutralised by a polars expression; only cells that contain
-    an 18-character ID-number candidate (rare) go through :func:`safe_text`."""
+    an ID-number candidate (18 characters with a plausible month and day; rare) go
+    through :func:`safe_text`."""
     if not df.height:
         return df
     cols = []
     for c, t in df.schema.items():
         if t != pl.Utf8:
             continue
-        col = pl.col(c)
-        neutral = pl.when(col.str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + col).otherwise(col)
-        cols.append(
-            pl.when(col.str.contains(r"\d{17}[\dXx]"))
-            .then(col.map_elements(safe_text, return_dtype=pl.Utf8, skip_nulls=True))
-            .otherwise(neutral)
-            .alias(c)
-        )
+        s = df[c]
+        out = pl.select(pl.when(s.str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + s).otherwise(s)).to_series()
+        # The exact check only on the candidate cells (a when/then would run it on all).
+        idx = s.str.contains(_ID_CANDIDATE).fill_null(False).arg_true()
+        if len(idx):
+            out = out.scatter(idx, s.gather(idx).map_elements(safe_text, return_dtype=pl.Utf8))
+        cols.append(out.alias(c))
     return df.with_columns(cols) if cols else df
