@@ -177,6 +177,23 @@ def read_xlsx_bytes(data: bytes) -> ReadResult:
     return ReadResult(text, encoding=None, file_format="xlsx", numeric_cells=numeric_cells)
 
 
+def _number_text(v: pl.Expr) -> pl.Expr:
+    """A JSON float as text the way Excel shows a number: integral values without ``.0``,
+    at most 15 significant digits (9.16201055811843e17 → ``916201055811843000``)."""
+    a = v.abs()
+    digits = a.log10().floor().cast(pl.Int64) + 1
+    scale = (digits - 15).clip(lower_bound=0)
+    mant = (v / pl.lit(10.0).pow(scale)).round(0).cast(pl.Int64, strict=False)
+    big = pl.concat_str([mant.cast(pl.String), pl.lit("0").repeat_by(scale).list.join("")])
+    integral = (v == v.round(0)) & (a < 1e15)
+    return (
+        pl.when(v.is_null()).then(None)
+        .when(a >= 1e15).then(big)
+        .when(integral).then(v.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(v.cast(pl.String))
+    )
+
+
 def _json_to_text(df: pl.DataFrame) -> pl.DataFrame:
     out = []
     for c, t in df.schema.items():
@@ -185,7 +202,7 @@ def _json_to_text(df: pl.DataFrame) -> pl.DataFrame:
             e = pl.struct(e.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
             e = pl.when(pl.col(c).is_null()).then(None).otherwise(e)
         elif t.is_float():
-            e = _excel_number_text(e)
+            e = _number_text(e)
         elif t != pl.String:
             e = e.cast(pl.String)
         out.append(e.alias(c))

@@ -103,6 +103,17 @@ def test_json_array_of_objects(paths, catalogue):
     assert json.loads(raw["extra"][1]) == {"附件": '{"a":1}'}
 
 
+def test_json_number_columns_read_as_text_the_way_excel_shows_them():
+    """A column of JSON numbers only (no string to make it text): integral values lose
+    ``.0``, decimals stay, a 18-digit code sent as a number keeps 15 significant digits."""
+    rows = [{"罚款金额（万元）": 2.5, "序号": 1.0, "代码": 9.16201055811843e17},
+            {"罚款金额（万元）": 3.0, "序号": 2.0, "代码": None}]
+    df = read_bytes(json.dumps(rows).encode(), "json").frame
+    assert df["罚款金额（万元）"].to_list() == ["2.5", "3"]
+    assert df["序号"].to_list() == ["1", "2"]
+    assert df["代码"].to_list() == ["916201055811843000", None]
+
+
 @pytest.mark.parametrize(
     ("ext", "data", "rule"),
     [
