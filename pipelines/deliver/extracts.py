@@ -28,12 +28,11 @@ from typing import Any
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
-import xlsxwriter
 
 from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
 
-from . import publish
+from . import publish, xlsx
 from .safe import safe_frame
 
 FIXED_CREATED = dt.datetime(2000, 1, 1, 0, 0, 0)
@@ -207,32 +206,9 @@ XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 
 
 def write_xlsx(df: pl.DataFrame, path: Path, sheet: str) -> None:
-    """Codes as text; a list longer than one Excel sheet continues on sheets 2, 3 …"""
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "constant_memory": True})
-    wb.set_properties({"title": sheet, "author": "信用办", "company": "", "created": FIXED_CREATED})
-    head = wb.add_format({"bold": True, "num_format": "@"})
-    text = wb.add_format({"num_format": "@"})
-    parts = max(1, -(-df.height // XLSX_MAX_ROWS))
-    for k in range(parts):
-        name = sheet[:31] if parts == 1 else f"{sheet[:27]}_{k + 1}"
-        ws = wb.add_worksheet(name)
-        for j, col in enumerate(df.columns):
-            ws.write_string(0, j, col, head)
-            ws.set_column(j, j, max(10, min(40, 2 * len(col) + 4)), text if df.schema[col] == pl.Utf8 else None)
-        chunk = df.slice(k * XLSX_MAX_ROWS, XLSX_MAX_ROWS)
-        for i, row in enumerate(chunk.iter_rows(), start=1):  # xlsxwriter writes cell by cell
-            for j, v in enumerate(row):
-                if v is None:
-                    continue
-                if isinstance(v, bool):
-                    ws.write_string(i, j, "是" if v else "否", text)
-                elif isinstance(v, int | float):
-                    ws.write_number(i, j, v)
-                else:
-                    ws.write_string(i, j, _cell_text(v), text)
-        ws.freeze_panes(1, 0)
-    wb.close()
+    """Codes as text; a list longer than one Excel sheet continues on sheets 2, 3 …
+    (``xlsx.write_xlsx``: the worksheet XML built by polars, a chunk of rows at a time)."""
+    xlsx.write_xlsx(df, path, sheet, max_rows=XLSX_MAX_ROWS, created=FIXED_CREATED, author="信用办")
 
 
 def write_parquet(df: pl.DataFrame, path: Path) -> None:
