@@ -28,15 +28,19 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import polars as pl
 
 from ..catalogue import Catalogue, Category, Field
 from ..textnorm import normalize_header
-from .masking import mask_ids, mask_personal
+from .masking import mask_ids, mask_ids_expr, mask_personal_expr, py_chars, py_class
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -51,9 +55,6 @@ _CODE_PATTERNS = {
     "region": r"^\d{6}$",
     "industry": r"^[A-T](\d{2,4})?$",
 }
-_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
-_DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_LIST_SPLIT = re.compile(r"[;；、,，]")
 
 
 def gx_root(data_dir: Path | str) -> Path:
@@ -172,106 +173,253 @@ def build_suite(category: Category, catalogue: Catalogue):
 
 
 # --------------------------------------------------------------------------- frames
+#
+# Columnar throughout: DuckDB reads a file's loaded rows and unpacks its rejected rows'
+# JSON, polars parses, normalises and masks, and the frame becomes pandas only at the end
+# (GX's pandas datasource takes a pandas DataFrame). The dtypes are what pandas inferred
+# for the earlier row-by-row version, kept so GX sees the same frame: text columns are
+# ``str`` (missing = NaN) or, when nothing in the file fills them, ``object`` of None;
+# date columns ``datetime64[us]`` when a loaded (DuckDB DATE) value is present, else
+# ``datetime64[s]``; money / int ``float64``; ``_when_*`` ``str`` ("Y" / "N").
+
+# Accepted date spellings, in Python ``re`` syntax (``\d`` / ``\s`` as Python reads them;
+# :func:`_date_regex` restates them for polars): 2025-10-09, 2025/10/9, 2025.10.09,
+# 2025年10月9日, 20251009. No match, or no such calendar day, is null.
+_DATE_PATTERNS = (
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$",
+    r"^(\d{4})(\d{2})(\d{2})$",
+)
+_LIST_SPLIT = r"[;；、,，]"
+_OUTCOME = "_outcome"
 
 
-def _parse_date(v: Any) -> Any:
-    if v is None:
-        return pd.NaT
-    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
-        return pd.Timestamp(v)
-    s = str(v).strip()
-    m = _DATE_RE.match(s) or _DATE8_RE.match(s)
-    if not m:
-        return pd.NaT
-    try:
-        return pd.Timestamp(dt.date(int(m[1]), int(m[2]), int(m[3])))
-    except ValueError:
-        return pd.NaT
+def _is_text(f: Field) -> bool:
+    return f.type not in ("date", "money", "int")
 
 
-def _rejected_frame(category: Category, rows: pd.DataFrame) -> pd.DataFrame:
-    """audit.rejected_rows.raw (original headers) → canonical field columns (strings)."""
-    out: list[dict[str, Any]] = []
-    hmap = category.header_map
-    for source_row, raw in zip(rows["source_row"], rows["raw"], strict=True):
-        try:
-            obj = json.loads(raw) if isinstance(raw, str) else (raw or {})
-        except ValueError:
-            obj = {}
-        rec: dict[str, Any] = {"source_row": int(source_row), "_outcome": "rejected"}
-        for k, v in (obj or {}).items():
-            name = hmap.get(normalize_header(str(k)))
-            if name is None or name in rec:
-                continue
-            s = None if v is None else str(v).strip()
-            rec[name] = s or None
-        out.append(rec)
-    frame = pd.DataFrame(out)
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@cache
+def _date_regex() -> str:
+    """:data:`_DATE_PATTERNS` as one polars pattern (groups 1-3 or 4-6), for text whose
+    digits are ASCII already (``\\d`` is then ``[0-9]``), ``\\s`` as the white space
+    Python's ``re`` matches."""
+    body = "|".join(p.removeprefix("^").removesuffix("$") for p in _DATE_PATTERNS)
+    return "^(?:" + body.replace(r"\d", "[0-9]").replace(r"\s", f"[{py_class('space')}]") + ")$"
+
+
+@cache
+def _digit_map() -> tuple[list[str], list[str]]:
+    digits = [c for c in py_chars("digit") if not "0" <= c <= "9"]
+    return digits, [str(unicodedata.decimal(c)) for c in digits]
+
+
+def parse_dates(text: pl.Series) -> pl.Series:
+    """Text → ``Datetime("us")`` by :data:`_DATE_PATTERNS`, as Python's ``re`` and
+    ``int()`` read them: stripped of white space, and any decimal digit (full-width,
+    Arabic-Indic …) first mapped to its ASCII digit (one character for one, so what
+    matches, and where, is unchanged)."""
+    s = text.cast(pl.String).str.strip_chars(py_chars("space")).str.replace_many(*_digit_map())
+    g = s.str.extract_groups(_date_regex()).struct.unnest()
+    ymd = g.select(
+        y=pl.coalesce("1", "4").cast(pl.Int32), m=pl.coalesce("2", "5").cast(pl.Int32),
+        d=pl.coalesce("3", "6").cast(pl.Int32),
+    )
+    y, m, d = pl.col("y"), pl.col("m"), pl.col("d")
+    ym_ok = (y >= 1) & m.is_between(1, 12)
+    ymd = ymd.with_columns(
+        first=pl.date(pl.when(ym_ok).then(y).otherwise(1), pl.when(ym_ok).then(m).otherwise(1), 1), ym_ok=ym_ok
+    )
+    first = pl.col("first")
+    ok = pl.col("ym_ok") & d.is_between(1, first.dt.month_end().dt.day())
+    return ymd.select(
+        pl.when(ok).then(first.cast(pl.Datetime("us")) + pl.duration(days=d - 1)).alias(text.name)
+    ).to_series()
+
+
+def _as_date(s: pl.Series) -> pl.Series:
+    if s.dtype == pl.Date or s.dtype == pl.Datetime:
+        return s.cast(pl.Datetime("us"))
+    return parse_dates(s)
+
+
+def _as_number(s: pl.Series) -> pl.Series:
+    """money / int as float64, NaN as null. Text is read by pandas' number parser
+    (``pd.to_numeric``, one vectorised call) as before: what counts as a number stays."""
+    if s.dtype == pl.String:
+        values = pd.to_numeric(s.to_numpy(), errors="coerce").astype("float64")
+        return pl.Series(s.name, values, nan_to_null=True)
+    return s.cast(pl.Float64).fill_nan(None)
+
+
+def _typed(category: Category, frame: pl.DataFrame) -> pl.DataFrame:
+    """source_row, _outcome and every field, typed: Datetime("us") / Float64 / String."""
+    cols = [frame["source_row"].cast(pl.Int64), frame[_OUTCOME].cast(pl.String)]
     for f in category.fields:
-        if f.name not in frame.columns:
-            frame[f.name] = None
-        col = frame[f.name]
+        if f.name in frame.columns:
+            s = frame[f.name]
+        else:  # a field no header of the rejected rows maps to
+            s = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(f.name)
+        if f.type == "date":
+            s = _as_date(s)
+        elif f.type in ("money", "int"):
+            s = _as_number(s)
+        else:
+            s = s.cast(pl.String)
+        cols.append(s)
+    return pl.DataFrame(cols)
+
+
+def _loaded_rows(con, category: Category, source_file: str) -> pl.DataFrame | None:
+    has_raw = con.execute(
+        "select count(*) from information_schema.tables where table_schema='raw' and table_name=?",
+        [category.id],
+    ).fetchall()[0][0]
+    if not has_raw:
+        return None
+    cols = ", ".join(_q(f.name) for f in category.fields)
+    # Unordered: batch_frame sorts by source_row (unique among a file's loaded rows).
+    rows = con.sql(
+        f"select source_row, 'loaded' as {_OUTCOME}, {cols} from raw.{_q(category.id)} "
+        "where source_file = ?",
+        params=[source_file],
+    ).pl()
+    return _typed(category, rows)
+
+
+def _rejected_rows(con, category: Category, source_file: str) -> tuple[pl.DataFrame, list[str]]:
+    """audit.rejected_rows.raw (original headers) → canonical field columns, and the field
+    names in the order they first appear in the JSON (the column order of a file with no
+    loaded rows).
+
+    A header maps to a field by ``category.header_map`` after ``normalize_header`` (done
+    once per distinct header, not per row); in a row, of the headers that map to one
+    field the first present wins, whatever its value. Values are stripped, empty → null;
+    enum aliases are replaced and enum lists normalised to ``a;b``. Ingest writes every
+    cell as a JSON string (readers return text); any other JSON value would be taken as
+    its JSON text."""
+    keys = con.execute(
+        "select distinct unnest(json_keys(raw)) from audit.rejected_rows where source_file = ?",
+        [source_file],
+    ).fetchall()
+    hmap = category.header_map
+    mapped = [(k, hmap[normalize_header(k)]) for (k,) in keys if normalize_header(k) in hmap]
+    # Per field: the least position (in the row's own key order) of its headers, and the
+    # value under the header at that position. Headers are read by JSON pointer.
+    cols: list[str] = []
+    for name in dict.fromkeys(n for _, n in mapped):
+        idx = [i for i, (_, n) in enumerate(mapped, start=1) if n == name]
+        pos = "least(" + ", ".join(f"p{i}" for i in idx) + ")"
+        pick = " ".join(f"when p{i} then v[{i}]" for i in idx)
+        cols += [f"case {pos} {pick} end as {_q(name)}", f"{pos} as {_q('pos:' + name)}"]
+    positions = "".join(f", list_position(keys, ?) as p{i}" for i in range(1, len(mapped) + 1))
+    rows = con.sql(
+        f"""with r as (
+                select source_row, json_keys(raw) as keys, json_extract_string(raw, ?::varchar[]) as v
+                from audit.rejected_rows where source_file = ?
+            ), p as (select source_row, v{positions} from r)
+            select source_row, 'rejected' as {_OUTCOME}{''.join(', ' + c for c in cols)}
+            from p order by source_row""",
+        params=[
+            ["/" + k.replace("~", "~0").replace("/", "~1") for k, _ in mapped],
+            source_file,
+            *(k for k, _ in mapped),
+        ],
+    ).pl()
+    # Column order of a frame built from the rows as records: by the first row holding
+    # the field, then its position in that row.
+    first: list[tuple[int, int, str]] = []
+    for name in dict.fromkeys(n for _, n in mapped):
+        pos = rows["pos:" + name]
+        held = pos.is_not_null().arg_true()
+        if len(held):
+            first.append((held[0], pos[held[0]], name))
+    spaces = py_chars("space")
+    fixes = []
+    for f in category.fields:
+        if f.name not in rows.columns:
+            continue
+        v = pl.col(f.name).str.strip_chars(spaces)
+        v = pl.when(v != "").then(v)
         if f.type == "enum" and f.enum_aliases:
-            frame[f.name] = col.map(lambda v, a=f.enum_aliases: a.get(v, v) if v is not None else None)
+            v = v.replace(list(f.enum_aliases), list(f.enum_aliases.values()))
         elif f.type == "enum_list":
-            frame[f.name] = col.map(
-                lambda v: None if v is None else ";".join(p.strip() for p in _LIST_SPLIT.split(v) if p.strip())
+            v = (
+                v.str.replace_all(_LIST_SPLIT, ";").str.split(";")
+                .list.eval(pl.element().str.strip_chars(spaces).filter(pl.element() != ""))
+                .list.join(";")
             )
-    return frame
+        fixes.append(v.alias(f.name))
+    return _typed(category, rows.with_columns(fixes)), [n for *_, n in sorted(first)]
+
+
+def _when_expr(category: Category, f: Field) -> pl.Expr:
+    """``_when_<f>`` = "Y" where ``f`` is conditionally required: its target (an enum or
+    an enum list ``a;b`` in every catalogue) holds one of the values and none of
+    ``unless_any`` is filled; else "N"."""
+    assert f.required_when is not None
+    target = pl.col(f.required_when.field).cast(pl.String).str.split(";")
+    hit = pl.lit(False)
+    for v in f.required_when.in_:
+        hit = hit | target.list.contains(pl.lit(v))
+    hit = hit.fill_null(False)
+    for other in f.unless_any:
+        hit = hit & pl.col(other).is_null()
+    return pl.when(hit).then(pl.lit("Y")).otherwise(pl.lit("N")).alias(_when_column(f))
+
+
+def _to_pandas(frame: pl.DataFrame, category: Category, us_dates: set[str]) -> pd.DataFrame:
+    """The dtypes described at the top of this section (``us_dates``: the date columns
+    with a loaded value); an empty frame has ``object`` source_row / _outcome / text."""
+    n = frame.height
+    out: dict[str, Any] = {}
+    for s in frame.iter_columns():
+        f = category.by_name.get(s.name)
+        if s.name == "source_row":
+            out[s.name] = s.to_numpy() if n else np.empty(0, dtype=object)
+        elif f is not None and f.type == "date":
+            out[s.name] = s.to_pandas() if s.name in us_dates else s.to_pandas().astype("datetime64[s]")
+        elif f is not None and f.type in ("money", "int"):
+            out[s.name] = s.to_numpy()
+        elif s.name.startswith("_when_"):
+            out[s.name] = s.to_pandas()
+        elif s.null_count() == n:  # nothing filled: object of None
+            out[s.name] = np.full(n, None, dtype=object)
+        else:
+            out[s.name] = s.to_pandas()
+    return pd.DataFrame(out)
 
 
 def batch_frame(con, category: Category, source_file: str, batch_date: dt.date | None) -> pd.DataFrame:
     """The delivered rows of one file, loaded and rejected, masked, typed for GX."""
     fields = [f.name for f in category.fields]
-    parts: list[pd.DataFrame] = []
-    has_raw = con.execute(
-        "select count(*) from information_schema.tables where table_schema='raw' and table_name=?",
-        [category.id],
-    ).fetchall()[0][0]
-    if has_raw:
-        cols = ", ".join(f'"{c}"' for c in fields)
-        parts.append(
-            con.execute(
-                f"select source_row, 'loaded' as _outcome, {cols} from raw.\"{category.id}\" "
-                "where source_file = ? order by source_row",
-                [source_file],
-            ).df()
+    loaded = _loaded_rows(con, category, source_file)
+    rejected, first_seen = _rejected_rows(con, category, source_file)
+    parts = [p for p in (loaded, rejected) if p is not None and p.height]
+    frame = pl.concat(parts) if parts else rejected
+    # Columns: the loaded rows' (catalogue order); a file with only rejected rows has its
+    # fields in the order the JSON names them, then the rest.
+    if parts and parts[0] is rejected:
+        fields = first_seen + [n for n in fields if n not in first_seen]
+    whens = [_when_column(f) for f in category.fields if f.required_when]
+    frame = (
+        frame.lazy()
+        .with_columns(
+            (mask_personal_expr if f.personal else mask_ids_expr)(pl.col(f.name)).alias(f.name)
+            for f in category.fields if _is_text(f)
         )
-    rej = con.execute(
-        "select source_row, raw::varchar as raw from audit.rejected_rows where source_file = ? order by source_row",
-        [source_file],
-    ).df()
-    if len(rej):
-        parts.append(_rejected_frame(category, rej))
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
-        pd.DataFrame(columns=["source_row", "_outcome", *fields])
+        .with_columns(_when_expr(category, f) for f in category.fields if f.required_when)
+        .select("source_row", _OUTCOME, *fields, *whens)
+        .sort("source_row", maintain_order=True)  # stable: loaded before rejected, as before
+        .collect()
     )
-    for f in category.fields:
-        if f.name not in frame.columns:
-            frame[f.name] = None
-        col = frame[f.name]
-        if f.type == "date":
-            frame[f.name] = pd.to_datetime(col.map(_parse_date), errors="coerce")
-        elif f.type in ("money", "int"):
-            frame[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        else:
-            col = col.astype(object).where(col.notna(), None)
-            if f.personal:
-                col = col.map(lambda v: None if v is None else mask_personal(str(v)))
-            else:
-                col = col.map(lambda v: None if v is None else mask_ids(str(v)))
-            frame[f.name] = col
-    for f in category.fields:
-        if f.required_when:
-            target = frame[f.required_when.field].astype(object)
-            wanted = set(f.required_when.in_)
-            cond = target.map(
-                lambda v: v is not None and bool(wanted & set(str(v).split(";")))
-            )
-            for other in f.unless_any:
-                cond &= frame[other].isna()
-            frame[_when_column(f)] = cond.map({True: "Y", False: "N"})
-    return frame.sort_values("source_row", kind="stable").reset_index(drop=True)
+    us_dates = {
+        f.name for f in category.fields
+        if f.type == "date" and loaded is not None and loaded[f.name].null_count() < loaded.height
+    }
+    return _to_pandas(frame, category, us_dates)
 
 
 # --------------------------------------------------------------------------- context
@@ -460,7 +608,7 @@ def make_docs_offline(site_dir: Path) -> list[Path]:
         # The GX logo is fetched from S3 with the data context id in the query string (a
         # tracking pixel): point it at the copy GX ships in static/images instead.
         local_logo = os.path.relpath(site_dir / "static" / "images" / "logo-long.png", page.parent).replace(os.sep, "/")
-        new = _REMOTE_IMG.sub(lambda m: m.group(1) + local_logo + m.group(2), new)
+        new = _REMOTE_IMG.sub(lambda m, logo=local_logo: m.group(1) + logo + m.group(2), new)
         new = _REMOTE_CSS_URL.sub("none", new)
         if _OFFLINE_MARK not in new:
             new = new.replace("</head>", f"{_OFFLINE_MARK}\n{_OFFLINE_CSS}\n</head>", 1)
