@@ -8,7 +8,7 @@ a scorecard over the audit tables (DuckDB SQL) and a self-contained HTML report.
 - ``report``: ``reports/quality/<as_of>/index.html`` and the history index.
 """
 
-from .masking import mask_ids, mask_id
+from .masking import mask_id, mask_ids
 from .workdays import register_workday_calendar, workday_calendar
 
 __all__ = ["mask_id", "mask_ids", "register_workday_calendar", "workday_calendar"]

@@ -24,10 +24,12 @@ network requests (tables are static; the CDN-only interactive filters are lost).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
 import re
+import time
 import unicodedata
 from collections.abc import Iterable
 from functools import cache
@@ -484,6 +486,55 @@ def _state_path(data_dir: Path | str, catalogue: Catalogue) -> Path:
     return gx_root(data_dir) / str(_settings(catalogue).get("state_file", "validated_batches.json"))
 
 
+def _docs_fingerprint() -> str:
+    """What the rendered Data Docs depend on besides the validation results: the
+    catalogue (suites are generated from it), this module and the GX version. A change
+    rebuilds the whole site; otherwise a run renders only its new results."""
+    import great_expectations as gx
+
+    from ..settings import catalog_dir
+
+    h = hashlib.sha256(f"gx {gx.__version__}\n".encode())
+    files = [p for p in sorted(catalog_dir().rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml", ".csv")]
+    for p in [*files, Path(__file__)]:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _docs_state_path(data_dir: Path | str) -> Path:
+    return gx_root(data_dir) / "data_docs_state.json"
+
+
+def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool = False) -> str:
+    """Render the Data Docs site: everything when asked, when it does not exist yet or
+    when the suites may have changed (``_docs_fingerprint``); otherwise only the pages of
+    ``new_results`` (and GX's index), so a run's cost follows its new files, not the
+    history of every earlier run. Then the pages written are made offline. Returns
+    "full", "incremental" or "unchanged"."""
+    site = docs_index(data_dir).parent
+    state_path = _docs_state_path(data_dir)
+    fp = _docs_fingerprint()
+    try:
+        recorded = json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        recorded = None
+    started = time.time()
+    if full or recorded != fp or not docs_index(data_dir).exists():
+        ctx.build_data_docs()
+        make_docs_offline(site)
+        mode = "full"
+    elif new_results:
+        ctx.build_data_docs(resource_identifiers=list(new_results))
+        # Pages written by this build only (mtime; 2 s slack for coarse file-system clocks).
+        make_docs_offline(site, since=started - 2)
+        mode = "incremental"
+    else:
+        mode = "unchanged"
+    write_static_index(gx_root(data_dir) / "gx")
+    state_path.write_text(json.dumps({"fingerprint": fp}) + "\n", encoding="utf-8")
+    return mode
+
+
 def run_validations(
     data_dir: Path | str,
     con,
@@ -498,7 +549,8 @@ def run_validations(
     default every file with status ``loaded`` or ``rejected_file`` not validated before
     with the same sha256 (so a re-run is cheap and adds nothing). Returns a summary:
     ``{"docs": path, "validated": [ {source_file, category, department_code, batch,
-    success, evaluated, failed, rows} ], "skipped": n}``.
+    success, evaluated, failed, rows} ], "skipped": n, "docs_build": "full" |
+    "incremental" | "unchanged"}`` (``build_docs``; ``force`` rebuilds everything).
     """
     import great_expectations as gx
 
@@ -523,6 +575,7 @@ def run_validations(
     ctx = get_context(data_dir)
     checkpoints: dict[str, Any] = {}
     summary: list[dict[str, Any]] = []
+    new_results: list[Any] = []
     skipped = 0
     for row in loads.itertuples(index=False):
         category = catalogue.category(row.category)
@@ -541,6 +594,7 @@ def run_validations(
             expectation_parameters={"batch_date": bdate.to_pydatetime(), "current_year": bdate.year},
             run_id=gx.RunIdentifier(run_name=_run_name(row.source_file), run_time=dt.datetime.now(dt.UTC)),
         )
+        new_results.extend(res.run_results.keys())
         for vr in res.run_results.values():
             stats = vr.statistics
             summary.append(
@@ -560,11 +614,9 @@ def run_validations(
         # A clean state with nothing to validate still gets the suites documented.
         for category in catalogue.categories.values():
             _ensure_category(ctx, category, catalogue, result_format)
-    ctx.build_data_docs()
-    make_docs_offline(docs_index(data_dir).parent)
-    write_static_index(gx_root(data_dir) / "gx")
+    docs_build = build_docs(ctx, data_dir, new_results, full=force)
     state_path.write_text(json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped}
+    return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped, "docs_build": docs_build}
 
 
 # --------------------------------------------------------------------------- offline docs
@@ -598,11 +650,14 @@ ul.nav{list-style:none;padding-left:0}ul.nav li{margin:3px 0}
 </style>"""
 
 
-def make_docs_offline(site_dir: Path) -> list[Path]:
-    """Strip remote (CDN) <script>/<link> tags from every page and inline a local style."""
+def make_docs_offline(site_dir: Path, since: float | None = None) -> list[Path]:
+    """Strip remote (CDN) <script>/<link> tags from every page (or the pages modified at
+    or after ``since``, a timestamp) and inline a local style."""
     changed: list[Path] = []
     site_dir = Path(site_dir)
     for page in site_dir.rglob("*.html"):
+        if since is not None and page.stat().st_mtime < since:
+            continue
         text = page.read_text(encoding="utf-8")
         new = _REMOTE_TAG.sub("", text)
         # The GX logo is fetched from S3 with the data context id in the query string (a

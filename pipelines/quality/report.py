@@ -19,7 +19,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..catalogue import Catalogue
-from .scorecard import DIMENSION_LABELS, DIMENSIONS, Scorecard, compute_scorecard, rejected_rows_frame
+from .scorecard import (
+    DIMENSION_LABELS,
+    DIMENSIONS,
+    Scorecard,
+    compute_scorecard,
+    rejected_rows_frame,
+)
 
 RATE_LABELS = {
     "score": "综合得分",

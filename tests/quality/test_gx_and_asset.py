@@ -49,3 +49,42 @@ def test_asset_builds_docs_and_report_from_clean_state(tmp_path, warehouse, monk
     assert not checks["min_validity"].passed and checks["min_validity"].severity == dg.AssetCheckSeverity.ERROR
     assert not checks["max_rejection_rate"].passed and checks["max_rejection_rate"].severity == dg.AssetCheckSeverity.WARN
     assert checks["min_completeness"].passed
+
+
+def test_a_run_renders_only_its_new_results(tmp_path, warehouse, catalogue, monkeypatch):
+    """Data Docs cost follows the new files, not the history: a second run with one new
+    file writes that file's page (offline) and the index, and leaves the other pages;
+    a run with nothing new renders nothing; a catalogue change rebuilds everything."""
+    import time
+
+    import duckdb
+
+    from pipelines.quality import gx_suites
+
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        files = [r[0] for r in con.execute("select source_file from audit.loads where status in "
+                                           "('loaded', 'rejected_file') order by source_file").fetchall()]
+        first = gx_suites.run_validations(tmp_path, con, catalogue, batches=files[:-1])
+        assert first["docs_build"] == "full" and len(first["validated"]) == len(files) - 1
+        site = gx_suites.docs_index(tmp_path).parent
+        before = {p: p.stat().st_mtime_ns for p in site.rglob("*.html")}
+        time.sleep(2.1)
+        second = gx_suites.run_validations(tmp_path, con, catalogue)
+        assert second["docs_build"] == "incremental"
+        assert [v["source_file"] for v in second["validated"]] == [files[-1]]
+        after = {p: p.stat().st_mtime_ns for p in site.rglob("*.html")}
+        new_pages = set(after) - set(before)
+        assert len(new_pages) == 1 and (site / "validations") in next(iter(new_pages)).parents
+        rewritten = {p for p in before if after[p] != before[p]}
+        assert rewritten <= {gx_suites.docs_index(tmp_path)}, rewritten
+        assert gx_suites.remote_references(site) == []
+        index = gx_suites.docs_index(tmp_path).read_text(encoding="utf-8")
+        assert index.count('href="validations/') == len(files)
+
+        assert gx_suites.run_validations(tmp_path, con, catalogue)["docs_build"] == "unchanged"
+        monkeypatch.setattr(gx_suites, "_docs_fingerprint", lambda: "another catalogue")
+        assert gx_suites.run_validations(tmp_path, con, catalogue)["docs_build"] == "full"
+    finally:
+        con.close()
