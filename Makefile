@@ -54,7 +54,7 @@ run: env $(DAGSTER_HOME)/dagster.yaml
 	fi
 	$(UV) run credit run $(if $(AS_OF),--as-of $(AS_OF),)
 
-test: env browser
+test: env browser lint
 	$(UV) run pytest $(PYTEST_ARGS)
 
 # The report and docs tests open pages in a real headless browser (Debian's chromium,

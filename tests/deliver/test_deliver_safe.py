@@ -6,9 +6,9 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from deliver_fixture import PERSON_ID, id_number
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from deliver_fixture import PERSON_ID, id_number
 
 from pipelines.deliver.safe import is_id_number, mask_ids, neutralise, safe_frame, safe_text
 
