@@ -21,17 +21,25 @@ Per record, the first rule that applies wins:
 
 Natural persons (自然人) are keyed by the keyed hash of their ID number
 (``P`` + 16 hex); their ID never leaves raw in full (audit rows show it masked).
+
+The register's rows are prepared and indexed first; then the references are read a
+category at a time and classified ``BATCH_ROWS`` at a time, each batch's outcome written
+to temp tables before the next is read, so memory follows the batch, not the warehouse.
+A valid USCC decides nearly every reference: the legacy-code validators and the lookups
+run only on the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import polars as pl
 import yaml
 
-from ..catalogue.model import Catalogue
+from ..catalogue.model import Catalogue, Category
 from ..settings import catalog_dir
 from ..textnorm import normalize_name_expr
 from .expr import (
@@ -72,6 +80,28 @@ FEEDBACK_HEADERS = {
     "source_file": "来源文件",
     "source_row": "行号",
     "field_label": "字段",
+}
+
+# References classified at a time; the rules' working set is a few dozen columns per
+# reference. At 1M subjects (3M references) this keeps the stage under 4 GB; smaller
+# batches save little memory and add a fixed cost per batch.
+BATCH_ROWS = 500_000
+
+# A category's current references as read from raw.
+REF_SCHEMA = {
+    "record_id": pl.String, "category": pl.String, "department_code": pl.String,
+    "source_file": pl.String, "source_row": pl.Int64, "subject_name": pl.String,
+    "subject_kind": pl.String, **{f: pl.String for f in CODE_FIELDS}, "id_no_hash": pl.String,
+}
+# A classified reference (written to the temp tables of _create_refs_tables).
+REF_COLUMNS = {
+    "record_id": pl.String, "category": pl.String, "department_code": pl.String,
+    "source_file": pl.String, "source_row": pl.Int64, "subject_name": pl.String,
+    "name_norm": pl.String, "subject_kind": pl.String, "resolved_uscc": pl.String,
+    "status": pl.String, "method": pl.String, "confidence": pl.Float64, "field": pl.String,
+    "field_label": pl.String, "original_value": pl.String, "problem": pl.String,
+    "candidates": pl.String, "method_label": pl.String, "id_no_hash": pl.String,
+    "id_no_masked": pl.String,
 }
 
 RESOLUTION_COLUMNS = [
@@ -115,74 +145,169 @@ def _col(have: set[str], name: str, alias: str | None = None, typ: str = "VARCHA
     return f"CAST(NULL AS {typ}) AS {_q(alias)}"
 
 
-def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes) -> pl.DataFrame:
-    """Current rows of every category with subject fields, in one long frame."""
-    org_kind = catalogue.subject_kinds["organisation"]
-    kinds = sorted(catalogue.subject_kinds.values())
-    parts: list[str] = []
+def _ref_categories(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> list[tuple[Category, set[str]]]:
+    """The categories with subject fields whose raw table exists, by id, with its columns."""
+    out = []
     for cat in sorted(catalogue.categories.values(), key=lambda c: c.id):
         if not cat.has_subject or not cat.subject_ref_fields:
             continue
         have = _columns(con, cat.id)
-        if not have or "record_id" not in have:
-            continue
-        if cat.id == REGISTER:
-            name = _col(have, "name", "subject_name")
-            ent = "CAST(entity_type AS VARCHAR)" if "entity_type" in have else "NULL"
-            kind_list = ", ".join("'" + k + "'" for k in kinds)
-            kind = f"CASE WHEN {ent} IN ({kind_list}) THEN {ent} ELSE '{org_kind}' END AS subject_kind"
-        else:
-            name = _col(have, "subject_name")
-            kind = _col(have, "subject_kind")
-        fields = [_col(have, f) if f in cat.by_name else f"CAST(NULL AS VARCHAR) AS {f}" for f in CODE_FIELDS]
-        if "id_no_hash" in have:
-            id_hash = "CAST(id_no_hash AS VARCHAR) AS id_no_hash"
-        elif "id_no" in have:
-            id_hash = f"{keyed_hash_sql('id_no', key)} AS id_no_hash"
-        else:
-            id_hash = "CAST(NULL AS VARCHAR) AS id_no_hash"
-        labels = {f: (cat.by_name[f].label if f in cat.by_name else f) for f in CODE_FIELDS}
-        label_cols = [f"'{labels[f]}' AS label_{f}" for f in CODE_FIELDS]
-        current = "WHERE is_current" if "is_current" in have else ""
-        parts.append(
-            f"SELECT CAST(record_id AS VARCHAR) AS record_id, '{cat.id}' AS category, "
-            f"{_col(have, 'department_code')}, {_col(have, 'source_file')}, "
-            f"{_col(have, 'source_row', typ='BIGINT')}, {name}, {kind}, "
-            f"{', '.join(fields)}, {id_hash}, {', '.join(label_cols)} "
-            f"FROM raw.{_q(cat.id)} {current}"
-        )
-    schema = {
-        "record_id": pl.String, "category": pl.String, "department_code": pl.String,
-        "source_file": pl.String, "source_row": pl.Int64, "subject_name": pl.String,
-        "subject_kind": pl.String, **{f: pl.String for f in CODE_FIELDS}, "id_no_hash": pl.String,
-        **{f"label_{f}": pl.String for f in CODE_FIELDS},
-    }
-    if not parts:
-        return pl.DataFrame(schema=schema)
-    df = con.sql(" UNION ALL ".join(parts)).pl()
-    return df.cast(schema).sort("category", "source_file", "source_row", "record_id")
+        if have and "record_id" in have:
+            out.append((cat, have))
+    return out
 
 
-def _read_register(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> pl.DataFrame:
+def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
+               key: bytes) -> pl.DataFrame:
+    """Current rows of one category with subject fields, by source file, row and record id."""
+    if cat.id == REGISTER:
+        org_kind = catalogue.subject_kinds["organisation"]
+        kind_list = ", ".join("'" + k + "'" for k in sorted(catalogue.subject_kinds.values()))
+        name = _col(have, "name", "subject_name")
+        ent = "CAST(entity_type AS VARCHAR)" if "entity_type" in have else "NULL"
+        kind = f"CASE WHEN {ent} IN ({kind_list}) THEN {ent} ELSE '{org_kind}' END AS subject_kind"
+    else:
+        name = _col(have, "subject_name")
+        kind = _col(have, "subject_kind")
+    fields = [_col(have, f) if f in cat.by_name else f"CAST(NULL AS VARCHAR) AS {f}" for f in CODE_FIELDS]
+    if "id_no_hash" in have:
+        id_hash = "CAST(id_no_hash AS VARCHAR) AS id_no_hash"
+    elif "id_no" in have:
+        id_hash = f"{keyed_hash_sql('id_no', key)} AS id_no_hash"
+    else:
+        id_hash = "CAST(NULL AS VARCHAR) AS id_no_hash"
+    current = "WHERE is_current" if "is_current" in have else ""
+    df = con.sql(
+        f"SELECT CAST(record_id AS VARCHAR) AS record_id, '{cat.id}' AS category, "
+        f"{_col(have, 'department_code')}, {_col(have, 'source_file')}, "
+        f"{_col(have, 'source_row', typ='BIGINT')}, {name}, {kind}, "
+        f"{', '.join(fields)}, {id_hash} "
+        f"FROM raw.{_q(cat.id)} {current}"
+    ).pl()
+    return df.cast(REF_SCHEMA).sort("source_file", "source_row", "record_id")
+
+
+def _field_labels(categories: list[Category]) -> pl.DataFrame:
+    """(category, field) → the field's label in that category (audit ``field_label``)."""
+    rows = [(cat.id, f, cat.by_name[f].label if f in cat.by_name else f)
+            for cat in categories for f in CODE_FIELDS]
+    return pl.DataFrame(rows, schema={"category": pl.String, "field": pl.String, "field_label": pl.String},
+                        orient="row")
+
+
+REGISTRATION_COLUMNS = {
+    "record_id": "VARCHAR", "uscc": "VARCHAR", "name": "VARCHAR", "entity_type": "VARCHAR",
+    "reg_no": "VARCHAR", "legal_rep": "VARCHAR", "legal_rep_id_no_masked": "VARCHAR",
+    "established_on": "DATE", "registered_capital": "DOUBLE", "region_code": "VARCHAR",
+    "industry_code": "VARCHAR", "status": "VARCHAR", "batch_date": "DATE", "batch": "VARCHAR",
+    "source_file": "VARCHAR", "source_row": "BIGINT",
+}
+
+
+def _registration_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Every registration row (current or not) with the attributes codes.subjects needs."""
     have = _columns(con, REGISTER)
-    cols = {
-        "record_id": "VARCHAR", "uscc": "VARCHAR", "name": "VARCHAR", "entity_type": "VARCHAR",
-        "reg_no": "VARCHAR", "legal_rep": "VARCHAR", "legal_rep_id_no_masked": "VARCHAR",
-        "established_on": "DATE", "registered_capital": "DOUBLE", "region_code": "VARCHAR",
-        "industry_code": "VARCHAR", "status": "VARCHAR", "batch_date": "DATE", "batch": "VARCHAR",
-        "source_file": "VARCHAR", "source_row": "BIGINT", "is_current": "BOOLEAN",
-    }
-    if not have:
-        sql_types = {"VARCHAR": pl.String, "DATE": pl.Date, "DOUBLE": pl.Float64, "BIGINT": pl.Int64,
-                     "BOOLEAN": pl.Boolean}
-        return pl.DataFrame(schema={c: sql_types[t] for c, t in cols.items()})
-    select = ", ".join(_col(have, c, typ=t) for c, t in cols.items())
-    df = con.sql(f"SELECT {select} FROM raw.{REGISTER}").pl()
-    return df.with_columns(pl.col("is_current").fill_null(True))
+    select = ", ".join(_col(have, c, typ=t) for c, t in REGISTRATION_COLUMNS.items())
+    return f"SELECT {select} FROM raw.{REGISTER}" if have else f"SELECT {select} WHERE FALSE"
+
+
+def _all_registrations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every registration row (current or not): its code (the USCC if valid, else its
+    look-alike repair if valid), name and normalised name — for 重码 detection."""
+    have = _columns(con, REGISTER)
+    if have:
+        regs = con.sql(f"SELECT {_col(have, 'uscc')}, {_col(have, 'name')} FROM raw.{REGISTER}").pl()
+    else:
+        regs = pl.DataFrame(schema={"uscc": pl.String, "name": pl.String})
+    return regs.lazy().with_columns(
+        name_norm=normalize_name_expr(pl.col("name")),
+        u=normalize_code_expr(pl.col("uscc")),
+    ).with_columns(
+        code=pl.when(uscc_is_valid_expr(pl.col("u")).fill_null(False)).then(pl.col("u"))
+        .when(uscc_is_valid_expr(lookalike_fix_expr(pl.col("u"))).fill_null(False))
+        .then(lookalike_fix_expr(pl.col("u"))),
+    ).select("code", "name", "name_norm").collect()
+
+
+# ---------------------------------------------------------------- frame helpers
+
+_ROW = "_row"
+
+
+def _join_left(df: pl.DataFrame, other: pl.DataFrame, on: str | list[str]) -> pl.DataFrame:
+    """``df.join(other, on=on, how="left")`` for an ``other`` with unique keys: df's rows in
+    df's order, df's columns kept as they are (only the keys go through the join)."""
+    keys = [on] if isinstance(on, str) else on
+    found = df.select(keys).join(other, on=keys, how="left", maintain_order="left")
+    return df.hstack(found.drop(keys).get_columns())
+
+
+def _lookup(df: pl.DataFrame, index: pl.DataFrame, on: str) -> pl.DataFrame:
+    """:func:`_join_left` against a large index (unique keys). Polars hashes a join's right
+    side: for fewer rows than the index, the index is first cut to their keys (a semi join,
+    which hashes the rows' keys), so the index itself is not hashed for each batch."""
+    if df.height < index.height:
+        index = index.join(df.select(on), on=on, how="semi")
+    return _join_left(df, index, on)
+
+
+def _on_rows(df: pl.DataFrame, mask: pl.Expr, compute: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """``df`` plus the new columns of ``compute`` (which keeps its input's rows, in order),
+    computed on the rows where ``mask`` holds only, null on the others. A validator costs
+    as much on a null as on a value: this is for columns that only a few rows need."""
+    rows = df.with_row_index(_ROW)
+    subset = rows.filter(mask)
+    part = compute(subset.drop(_ROW))
+    added = part.select(c for c in part.columns if c not in df.columns).insert_column(0, subset[_ROW])
+    return _join_left(rows, added, _ROW).drop(_ROW)
 
 
 # ---------------------------------------------------------------- the rules
+
+
+def _prepare(refs: pl.DataFrame, person_kind: str) -> pl.DataFrame:
+    """What every reference needs: the masked ID number, the normalised name and USCC
+    (``u``), the USCC's status, its look-alike repair and ``code`` — the valid USCC as
+    written or repaired (null if neither)."""
+    n = normalize_code_expr
+    # Lazy with collect(): polars shares the common sub-expressions (the normalised code
+    # occurs in several places of every validator); eager with_columns recomputes each.
+    return refs.lazy().with_columns(
+        id_no_masked=mask_id_expr(pl.col("id_no")),
+        name_norm=normalize_name_expr(pl.col("subject_name")),
+        u=pl.when(n(pl.col("uscc")) == "").then(None).otherwise(n(pl.col("uscc"))),
+        is_person=(pl.col("subject_kind") == person_kind).fill_null(False),
+    ).with_columns(
+        u_status=uscc_status_expr(pl.col("u")),
+        u_valid=uscc_is_valid_expr(pl.col("u")).fill_null(False),
+        look=lookalike_fix_expr(pl.col("u")),
+    ).with_columns(
+        # validated only where it can matter (null elsewhere: cheap), same truth value
+        look_valid=(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))
+                    & uscc_is_valid_expr(
+                        pl.when(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))).then(pl.col("look"))
+                    ).fill_null(False)),
+    ).with_columns(
+        code=pl.when(pl.col("u_valid")).then(pl.col("u"))
+        .when(pl.col("look_valid")).then(pl.col("look")),
+    ).collect()
+
+
+def _nonempty_code(e: pl.Expr) -> pl.Expr:
+    n = normalize_code_expr(e)
+    return pl.when(n == "").then(None).otherwise(n)
+
+
+def _register_entries(registration: pl.DataFrame) -> pl.DataFrame:
+    """The register: current registration records (prepared) whose code is (or becomes)
+    valid, with their valid 工商注册号 (``r_norm``)."""
+    entries = registration.filter(pl.col("code").is_not_null()).select(
+        "record_id", "code", "subject_name", "name_norm", "subject_kind", "reg_no")
+    r = pl.col("r")
+    entries = _on_rows(entries, pl.col("reg_no").is_not_null(), lambda f: f.lazy().with_columns(
+        r=_nonempty_code(pl.col("reg_no"))).select(
+        r_norm=pl.when(reg_no_is_valid_expr(r).fill_null(False)).then(r)).collect())
+    return entries.drop("reg_no")
 
 
 def _count_index(frame: pl.DataFrame, key: str, prefix: str) -> pl.DataFrame:
@@ -207,69 +332,72 @@ def _count_index(frame: pl.DataFrame, key: str, prefix: str) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _Index:
+    """The register's lookups: its codes, and by normalised name, by 组织机构代码 (the
+    USCC's characters 9–17) and by 工商注册号 → count, unique USCC, candidates."""
+
+    by_code: pl.DataFrame
+    by_name: pl.DataFrame
+    by_org: pl.DataFrame
+    by_reg: pl.DataFrame
+
+    @classmethod
+    def of(cls, entries: pl.DataFrame) -> _Index:
+        return cls(
+            by_code=entries.select("code").unique().with_columns(in_reg=pl.lit(True)),
+            by_name=_count_index(entries, "name_norm", "name"),
+            by_org=_count_index(entries.with_columns(okey=pl.col("code").str.slice(8, 9)), "okey", "org"),
+            by_reg=_count_index(entries.rename({"r_norm": "rkey"}), "rkey", "reg"),
+        )
+
+
 def _hamming(a: pl.Expr, b: pl.Expr, length: int = 18) -> pl.Expr:
     diffs = [(a.str.slice(i, 1) != b.str.slice(i, 1)).cast(pl.Int32) for i in range(length)]
     return pl.sum_horizontal(diffs)
 
 
-def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Apply the rules; returns (refs with resolution columns, register entries)."""
-    n = normalize_code_expr
-    # Lazy with collect(): polars shares the common sub-expressions (the normalised code
-    # occurs in ~30 places of every validator); eager with_columns recomputes each.
+# Legacy lookups in order: USCC column (org code / reg no), then reg_no, then org_code:
+# (field, kind of code, its validity column, its normalised value).
+LEGACY = [
+    ("uscc", "org_code", "u_org", "u"),
+    ("uscc", "reg_no", "u_reg", "u"),
+    ("reg_no", "reg_no", "r_valid", "r"),
+    ("org_code", "org_code", "o_valid", "o"),
+]
+# What _lookups gives the rules, and its value for the references that skip it.
+LOOKUP_DEFAULTS = {
+    "id_valid": False, "u_org": False, "u_reg": False, "lk_n": 0, "lk_uscc": None, "lk_field": None,
+    "lk_kind": None, "lk_cand": None, "name_n": 0, "name_uscc": None, "name_candidates": None,
+    "excel": False, "typo": False,
+}
+
+
+def _lookups(refs: pl.DataFrame, index: _Index, cfg: dict[str, Any]) -> pl.DataFrame:
+    """For the references a valid USCC does not decide (persons, invalid or missing USCCs):
+    the ID number's and the legacy codes' validity, the first legacy lookup that finds the
+    register, the lookup by name, and the Excel-tail and one-typo tests against it."""
+    c = pl.col
     df = refs.lazy().with_columns(
-        name_norm=normalize_name_expr(pl.col("subject_name")),
-        u=pl.when(n(pl.col("uscc")) == "").then(None).otherwise(n(pl.col("uscc"))),
-        o=pl.when(n(pl.col("org_code")) == "").then(None).otherwise(n(pl.col("org_code"))),
-        r=pl.when(n(pl.col("reg_no")) == "").then(None).otherwise(n(pl.col("reg_no"))),
-        is_person=(pl.col("subject_kind") == person_kind).fill_null(False),
+        o=_nonempty_code(c("org_code")),
+        r=_nonempty_code(c("reg_no")),
     ).with_columns(
-        u_status=uscc_status_expr(pl.col("u")),
-        u_valid=uscc_is_valid_expr(pl.col("u")).fill_null(False),
-        look=lookalike_fix_expr(pl.col("u")),
-        u_org=org_code_is_valid_expr(pl.col("u")).fill_null(False),
-        u_reg=reg_no_is_valid_expr(pl.col("u")).fill_null(False),
-        o_valid=org_code_is_valid_expr(pl.col("o")).fill_null(False),
-        r_valid=reg_no_is_valid_expr(pl.col("r")).fill_null(False),
-        id_valid=id_no_is_valid_expr(pl.col("id_no")).fill_null(False),
-    ).with_columns(
-        # validated only where it can matter (null elsewhere: cheap), same truth value
-        look_valid=(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))
-                    & uscc_is_valid_expr(
-                        pl.when(~pl.col("u_valid") & (pl.col("look") != pl.col("u"))).then(pl.col("look"))
-                    ).fill_null(False)),
-    ).with_columns(
-        code=pl.when(pl.col("u_valid")).then(pl.col("u"))
-        .when(pl.col("look_valid")).then(pl.col("look")),
+        u_org=org_code_is_valid_expr(c("u")).fill_null(False),
+        u_reg=reg_no_is_valid_expr(c("u")).fill_null(False),
+        o_valid=org_code_is_valid_expr(c("o")).fill_null(False),
+        r_valid=reg_no_is_valid_expr(c("r")).fill_null(False),
+        id_valid=id_no_is_valid_expr(c("id_no")).fill_null(False),
     ).collect()
-
-    # The register: current registration records whose code is (or becomes) valid.
-    entries = df.filter((pl.col("category") == REGISTER) & pl.col("code").is_not_null())
-    by_code = entries.select("code").unique().with_columns(in_reg=pl.lit(True))
-    by_name = _count_index(entries, "name_norm", "name")
-    by_org = _count_index(entries.with_columns(okey=pl.col("code").str.slice(8, 9)), "okey", "org")
-    reg_nos = entries.with_columns(rkey=pl.when(pl.col("r_valid")).then(pl.col("r")))
-    by_reg = _count_index(reg_nos, "rkey", "reg")
-
-    # Legacy lookups in order: USCC column (org code / reg no), then reg_no, then org_code.
-    legacy = [
-        ("uscc", "org_code", pl.when(pl.col("u_org")).then(pl.col("u"))),
-        ("uscc", "reg_no", pl.when(pl.col("u_reg")).then(pl.col("u"))),
-        ("reg_no", "reg_no", pl.when(pl.col("r_valid")).then(pl.col("r"))),
-        ("org_code", "org_code", pl.when(pl.col("o_valid")).then(pl.col("o"))),
-    ]
-    for i, (_, kind, key) in enumerate(legacy):
-        idx = by_org if kind == "org_code" else by_reg
-        src = "okey" if kind == "org_code" else "rkey"
-        pre = "org" if kind == "org_code" else "reg"
-        df = df.with_columns(key.alias(f"lk{i}")).join(
+    for i, (_, kind, valid, value) in enumerate(LEGACY):
+        idx, src, pre = (index.by_org, "okey", "org") if kind == "org_code" else (index.by_reg, "rkey", "reg")
+        df = _lookup(
+            df.with_columns(pl.when(c(valid)).then(c(value)).alias(f"lk{i}")),
             idx.rename({src: f"lk{i}", f"{pre}_n": f"lk{i}_n", f"{pre}_uscc": f"lk{i}_uscc",
                         f"{pre}_candidates": f"lk{i}_cand"}),
-            on=f"lk{i}", how="left",
+            f"lk{i}",
         )
-    df = df.join(by_code, on="code", how="left").join(by_name, on="name_norm", how="left")
-    df = df.with_columns(pl.col("in_reg").fill_null(False), pl.col("name_n").fill_null(0),
-                         *[pl.col(f"lk{i}_n").fill_null(0) for i in range(len(legacy))])
+    df = _lookup(df, index.by_name, "name_norm")
+    df = df.with_columns(pl.col("name_n").fill_null(0), *[pl.col(f"lk{i}_n").fill_null(0) for i in range(len(LEGACY))])
 
     # First legacy lookup that found something.
     lk_n = pl.lit(0, dtype=pl.UInt32)
@@ -277,20 +405,33 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
     lk_field = pl.lit(None, dtype=pl.String)
     lk_kind = pl.lit(None, dtype=pl.String)
     lk_cand = pl.lit(None, dtype=pl.String)
-    for i in reversed(range(len(legacy))):
-        field, kind, _ = legacy[i]
+    for i in reversed(range(len(LEGACY))):
+        field, kind, _, _ = LEGACY[i]
         hit = pl.col(f"lk{i}_n") > 0
         lk_n = pl.when(hit).then(pl.col(f"lk{i}_n").cast(pl.UInt32)).otherwise(lk_n)
         lk_uscc = pl.when(hit).then(pl.col(f"lk{i}_uscc")).otherwise(lk_uscc)
         lk_field = pl.when(hit).then(pl.lit(field)).otherwise(lk_field)
         lk_kind = pl.when(hit).then(pl.lit(kind)).otherwise(lk_kind)
         lk_cand = pl.when(hit).then(pl.col(f"lk{i}_cand")).otherwise(lk_cand)
-    df = df.with_columns(lk_n=lk_n, lk_uscc=lk_uscc, lk_field=lk_field, lk_kind=lk_kind, lk_cand=lk_cand)
+    typo = (c("u").str.len_chars() == 18) & (_hamming(c("u"), c("name_uscc")) == 1)
+    return df.with_columns(
+        lk_n=lk_n, lk_uscc=lk_uscc, lk_field=lk_field, lk_kind=lk_kind, lk_cand=lk_cand,
+        excel=c("u").str.contains(cfg["excel_tail_pattern"]).fill_null(False),
+        typo=typo.fill_null(False),
+    ).select(list(LOOKUP_DEFAULTS))
 
-    excel = pl.col("u").str.contains(cfg["excel_tail_pattern"]).fill_null(False)
-    typo = (pl.col("u").str.len_chars() == 18) & (_hamming(pl.col("u"), pl.col("name_uscc")) == 1)
-    u_invalid = pl.col("u").is_not_null() & ~pl.col("u_valid")
+
+def _classify(refs: pl.DataFrame, index: _Index, labels: pl.DataFrame, cfg: dict[str, Any]) -> pl.DataFrame:
+    """Apply the rules to prepared references (:func:`_prepare`); returns REF_COLUMNS."""
     c = pl.col
+    df = _join_left(refs, index.by_code, "code").with_columns(c("in_reg").fill_null(False))
+    # A valid USCC decides an organisation's outcome (rules 3–5, whatever the lookups would
+    # find): only persons and invalid or missing USCCs (a few in a hundred) need them.
+    df = _on_rows(df, c("is_person") | ~c("u_valid"), lambda rows: _lookups(rows, index, cfg))
+    # (The defaults of the others are never read: a rule before the lookups' applies.)
+    df = df.with_columns(c(k).fill_null(v) for k, v in LOOKUP_DEFAULTS.items() if v is not None)
+
+    u_invalid = c("u").is_not_null() & ~c("u_valid")
     # (condition, status, method, resolved, field, problem, candidates)
     rules: list[tuple[pl.Expr, str, str | None, pl.Expr | None, pl.Expr, pl.Expr | None, pl.Expr | None]] = [
         (c("is_person") & c("id_valid"), "person", "id_hash", None, pl.lit("id_no"), None, None),
@@ -301,9 +442,9 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
         (c("look_valid"), "repaired", "lookalike", c("look"), pl.lit("uscc"), pl.lit(PROBLEM_LOOKALIKE), None),
         (c("lk_n") == 1, "repaired", None, c("lk_uscc"), c("lk_field"), None, None),
         (c("lk_n") > 1, "ambiguous", None, None, c("lk_field"), None, c("lk_cand")),
-        (u_invalid & (c("name_n") == 1) & excel, "repaired", "name_excel_tail", c("name_uscc"),
+        (u_invalid & (c("name_n") == 1) & c("excel"), "repaired", "name_excel_tail", c("name_uscc"),
          pl.lit("uscc"), pl.lit(PROBLEM_EXCEL), None),
-        (u_invalid & (c("name_n") == 1) & typo.fill_null(False), "repaired", "name_typo", c("name_uscc"),
+        (u_invalid & (c("name_n") == 1) & c("typo"), "repaired", "name_typo", c("name_uscc"),
          pl.lit("uscc"), None, None),
         (c("name_n") == 1, "repaired", "name_match", c("name_uscc"), pl.lit("uscc"), None, None),
         (c("name_n") > 1, "ambiguous", None, None, pl.lit("uscc"), None, c("name_candidates")),
@@ -325,12 +466,14 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
         cands = pl.when(cond).then(ca if ca is not None else pl.lit(None, dtype=pl.String)).otherwise(cands)
     df = df.lazy().with_columns(status=status, method=method, resolved_uscc=resolved, field=field,
                                 problem=problem, candidates=cands).collect()
+    df = _join_left(df, labels, ["category", "field"])
 
-    # Problem text where the rule did not fix one: from the code's own defect.
+    # Problem text where the rule did not fix one: from the code's own defect. (A rule that
+    # sets field id_no sets the problem too, so a field other than uscc here is a legacy one.)
     code_problem = (
         pl.when(c("field") != "uscc").then(
             pl.format(PROBLEM_LEGACY_ONLY.replace("{label}", "{}").replace("{found}", "{}"),
-                      pl.when(c("field") == "reg_no").then(c("label_reg_no")).otherwise(c("label_org_code")),
+                      c("field_label"),
                       pl.when(c("status") == "ambiguous").then(pl.lit("对应多个主体")).otherwise(pl.lit("有唯一对应"))))
         .when(c("u").is_null()).then(pl.lit(PROBLEM_MISSING))
         .when(c("u_org")).then(pl.lit(PROBLEM_LEGACY["org_code"]))
@@ -338,23 +481,45 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
         .otherwise(pl.concat_str([pl.lit("统一社会信用代码"),
                                   c("u_status").replace_strict(STATUS_LABELS, default=c("u_status"))]))
     )
-    labels = {k: v["label"] for k, v in cfg["methods"].items()}
+    method_labels = {k: v["label"] for k, v in cfg["methods"].items()}
     conf = {k: float(v["confidence"]) for k, v in cfg["methods"].items()}
-    df = df.with_columns(
+    return df.lazy().with_columns(
         problem=pl.when(c("status").is_in(["valid", "person"])).then(None)
         .otherwise(pl.coalesce(c("problem"), code_problem)),
         confidence=c("method").replace_strict(conf, default=None, return_dtype=pl.Float64),
-        method_label=c("method").replace_strict(labels, default=None, return_dtype=pl.String),
-        field_label=pl.when(c("field") == "uscc").then(c("label_uscc"))
-        .when(c("field") == "reg_no").then(c("label_reg_no"))
-        .when(c("field") == "org_code").then(c("label_org_code"))
-        .otherwise(c("label_id_no")),
+        method_label=c("method").replace_strict(method_labels, default=None, return_dtype=pl.String),
         original_value=pl.when(c("field") == "uscc").then(c("uscc"))
         .when(c("field") == "reg_no").then(c("reg_no"))
         .when(c("field") == "org_code").then(c("org_code"))
         .otherwise(mask_id_expr(c("id_no"))),
-    )
-    return df, entries
+    ).select(list(REF_COLUMNS)).collect()  # no full ID number beyond this point
+
+
+def _batches(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, person_kind: str,
+             categories: list[tuple[Category, set[str]]], prepared: dict[str, pl.DataFrame],
+             batch_rows: int) -> Iterator[pl.DataFrame]:
+    """Every current reference, prepared, in order of category, source file, row and record
+    id, ``batch_rows`` at a time (whole categories are read, then cut). ``prepared`` holds
+    categories prepared already (the register's); each is dropped from it when reached."""
+    pending: list[pl.DataFrame] = []
+    room = batch_rows
+    for cat, have in categories:
+        frame = prepared.pop(cat.id, None)
+        done = frame is not None
+        if frame is None:
+            frame = _read_refs(con, catalogue, cat, have, key)
+        start = 0
+        while start < frame.height:
+            piece = frame.slice(start, room)
+            start += piece.height
+            room -= piece.height
+            pending.append(piece if done else _prepare(piece, person_kind))
+            if room == 0:
+                yield pl.concat(pending)
+                pending, room = [], batch_rows
+        del frame
+    if pending:
+        yield pl.concat(pending)
 
 
 # ---------------------------------------------------------------- writing
@@ -362,6 +527,78 @@ def _classify(refs: pl.DataFrame, cfg: dict[str, Any], person_kind: str) -> tupl
 
 def _register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     con.register(name, frame.to_arrow())
+
+
+SQL_TYPES = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}
+SUBJECT_ID_SQL = f"""
+    CASE
+        WHEN resolved_uscc IS NOT NULL THEN resolved_uscc
+        WHEN status IN ('person', 'unresolved') AND field = 'id_no' AND id_no_hash IS NOT NULL
+            THEN '{PERSON_PREFIX}' || substr(id_no_hash, 1, {SUBJECT_ID_HEX})
+        WHEN name_norm IS NOT NULL THEN '{NAME_PREFIX}' || substr(sha256(name_norm), 1, {SUBJECT_ID_HEX})
+    END"""
+
+
+SUBJECT_REF_COLUMNS = ["record_id", "category", "department_code", "subject_id", "resolved_uscc",
+                       "status", "method", "confidence"]
+LOGGED = ("repaired", "ambiguous", "unresolved", "unknown_subject")  # statuses in audit.code_resolutions
+
+
+def _create_refs_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The temp tables ``_codes_subject_refs`` (every reference, the columns of
+    codes.subject_refs) and ``_codes_refs`` (REF_COLUMNS and ``subject_id`` of the
+    references codes.subjects and audit.code_resolutions read, see :func:`_insert_refs`).
+
+    Declared column by column, not created from an empty frame: with DuckDB 2.0, a table
+    created by ``CREATE TABLE … AS`` from zero rows, then filled in the same transaction by
+    an INSERT of a row group or more (122 880 rows), answers filters, joins and ORDER BY as
+    if it were still empty (tests/codes/test_codes_resolve.py checks the declared tables)."""
+    types = {**{name: SQL_TYPES[dtype] for name, dtype in REF_COLUMNS.items()}, "subject_id": "VARCHAR"}
+    narrow = ", ".join(f"{name} {types[name]}" for name in SUBJECT_REF_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_subject_refs ({narrow})")
+    wide = ", ".join(f"{name} {typ}" for name, typ in types.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_refs ({wide})")
+
+
+def _insert_refs(con: duckdb.DuckDBPyConnection, refs: pl.DataFrame) -> None:
+    """Append classified references (REF_COLUMNS) with their subject id: every one to
+    ``_codes_subject_refs``; to ``_codes_refs`` only those audit.code_resolutions lists and
+    those whose subject is not a register entry — the only rows of it that SUBJECTS_SQL
+    keeps (its ``reg``: the entries of ``_codes_entries``, each joined by its record id).
+    Valid references, nearly all, name a register entry and stay out of the wide table."""
+    _register_frame(con, "_codes_refs_in", refs)
+    try:
+        with_id = f"(SELECT *, {SUBJECT_ID_SQL} AS subject_id FROM _codes_refs_in)"
+        con.execute(f"INSERT INTO _codes_subject_refs BY NAME SELECT {', '.join(SUBJECT_REF_COLUMNS)} "
+                    f"FROM {with_id}")
+        con.execute(f"""INSERT INTO _codes_refs BY NAME SELECT * FROM {with_id}
+            WHERE status IN {LOGGED!r}
+               OR subject_id NOT IN (SELECT code FROM _codes_entries WHERE record_id IS NOT NULL)""")
+    finally:
+        con.unregister("_codes_refs_in")
+
+
+def _classify_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, cfg: dict[str, Any],
+                   batch_rows: int) -> None:
+    """Prepare the register, index its entries and register them as ``_codes_entries``
+    (every reference is looked up in them); then classify every current reference into
+    the temp tables of :func:`_create_refs_tables`, ``batch_rows`` at a time, each batch
+    written before the next is read."""
+    person_kind = catalogue.subject_kinds["person"]
+    categories = _ref_categories(con, catalogue)
+    labels = _field_labels([cat for cat, _ in categories])
+    reg = next(((cat, have) for cat, have in categories if cat.id == REGISTER), None)
+    registration = (_read_refs(con, catalogue, *reg, key) if reg is not None
+                    else pl.DataFrame(schema=REF_SCHEMA))
+    prepared = {REGISTER: _prepare(registration, person_kind)}
+    del registration
+    entries = _register_entries(prepared[REGISTER])
+    index = _Index.of(entries)
+    _register_frame(con, "_codes_entries", entries)
+    del entries
+    _create_refs_tables(con)
+    for batch in _batches(con, catalogue, key, person_kind, categories, prepared, batch_rows):
+        _insert_refs(con, _classify(batch, index, labels, cfg))
 
 
 SUBJECTS_SQL = """
@@ -429,49 +666,17 @@ ORDER BY kind, uscc, name
 """
 
 
-def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes) -> dict[str, Any]:
+def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
+                     batch_rows: int = BATCH_ROWS) -> dict[str, Any]:
     """Resolve every current subject reference; (re)write the codes tables in one
-    transaction. Returns summary counts."""
+    transaction. Returns summary counts. References are classified ``batch_rows`` at a
+    time (:func:`_classify_refs`); the results are identical for any batch size."""
     cfg = codes_settings(catalogue)
-    person_kind = catalogue.subject_kinds["person"]
-    refs = _read_refs(con, catalogue, key)
-    refs = refs.with_columns(id_no_masked=mask_id_expr(pl.col("id_no")))
-    df, entries = _classify(refs, cfg, person_kind)
-    out_cols = [
-        "record_id", "category", "department_code", "source_file", "source_row", "subject_name",
-        "name_norm", "subject_kind", "resolved_uscc", "status", "method", "confidence", "field",
-        "field_label", "original_value", "problem", "candidates", "method_label", "id_no_hash",
-        "id_no_masked",
-    ]
-    refs_out = df.select(out_cols)  # no full ID number beyond this point
-    entries_out = entries.select("record_id", "code", "subject_name", "name_norm", "subject_kind",
-                                 pl.when(pl.col("r_valid")).then(pl.col("r")).alias("r_norm"))
-    registration = _read_register(con, catalogue)
-    all_regs = registration.lazy().with_columns(
-        name_norm=normalize_name_expr(pl.col("name")),
-        u=normalize_code_expr(pl.col("uscc")),
-    ).with_columns(
-        code=pl.when(uscc_is_valid_expr(pl.col("u")).fill_null(False)).then(pl.col("u"))
-        .when(uscc_is_valid_expr(lookalike_fix_expr(pl.col("u"))).fill_null(False))
-        .then(lookalike_fix_expr(pl.col("u"))),
-    ).select("code", "name", "name_norm").collect()
-
-    hex_n = SUBJECT_ID_HEX
-    subject_id_sql = f"""
-        CASE
-            WHEN resolved_uscc IS NOT NULL THEN resolved_uscc
-            WHEN status IN ('person', 'unresolved') AND field = 'id_no' AND id_no_hash IS NOT NULL
-                THEN '{PERSON_PREFIX}' || substr(id_no_hash, 1, {hex_n})
-            WHEN name_norm IS NOT NULL THEN '{NAME_PREFIX}' || substr(sha256(name_norm), 1, {hex_n})
-        END"""
     con.execute("BEGIN TRANSACTION")
     try:
-        _register_frame(con, "_codes_refs_in", refs_out)
-        _register_frame(con, "_codes_entries", entries_out)
-        _register_frame(con, "_codes_registration", registration)
-        _register_frame(con, "_codes_all_registrations", all_regs)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_refs AS "
-                    f"SELECT *, {subject_id_sql} AS subject_id FROM _codes_refs_in")
+        _classify_refs(con, catalogue, key, cfg, batch_rows)
+        _register_frame(con, "_codes_all_registrations", _all_registrations(con))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _codes_registration AS {_registration_sql(con)}")
         con.execute("CREATE SCHEMA IF NOT EXISTS codes")
         con.execute("CREATE SCHEMA IF NOT EXISTS audit")
         con.execute(f"CREATE OR REPLACE TABLE codes.subjects AS {SUBJECTS_SQL}")
@@ -480,20 +685,22 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         con.execute("""CREATE OR REPLACE TABLE codes.subject_refs AS
             SELECT record_id, category, department_code, subject_id, resolved_uscc, status, method,
                    confidence
-            FROM _codes_refs ORDER BY category, record_id""")
+            FROM _codes_subject_refs ORDER BY category, record_id""")
         con.execute(f"""CREATE OR REPLACE TABLE audit.code_resolutions AS
             SELECT {', '.join(RESOLUTION_COLUMNS)}
             FROM _codes_refs
-            WHERE status IN ('repaired', 'ambiguous', 'unresolved', 'unknown_subject')
+            WHERE status IN {LOGGED!r}
             ORDER BY source_file, source_row, category, record_id""")
         con.execute(f"CREATE OR REPLACE TABLE audit.code_conflicts AS {CONFLICTS_SQL}")
         con.execute("DROP TABLE _codes_refs")
+        con.execute("DROP TABLE _codes_subject_refs")
+        con.execute("DROP VIEW _codes_registration")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
-        for v in ("_codes_refs_in", "_codes_entries", "_codes_registration", "_codes_all_registrations"):
+        for v in ("_codes_entries", "_codes_all_registrations"):
             con.unregister(v)
     return _summary(con)
 
