@@ -44,6 +44,7 @@ STEPS = {
     "credit_dbt": "dbt build",
     "data_quality_report": "quality report",
     "exports__department_extracts": "extracts",
+    "reports__dbt_docs": "data dictionary",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from .pipeline import scaling
 
 STAGE_ORDER = ["demo", "pull", "ingest", "codes", "dbt build", "quality report", "extracts",
-               "startup+summary"]
+               "data dictionary", "startup+summary"]
 
 
 def _load(path: Path) -> dict:
@@ -17,7 +17,9 @@ def _load(path: Path) -> dict:
 
 
 def _mb(v) -> str:
-    return f"{v / 1000:.1f} GB" if v and v >= 1000 else f"{v} MB"
+    if v is None:
+        return "—"  # not sampled
+    return f"{v / 1000:.1f} GB" if v >= 1000 else f"{v} MB"
 
 
 def _fail(stage: dict) -> str:
