@@ -57,3 +57,31 @@ def test_docs_page_makes_no_network_request(docs: Path):
     assert "credit grade A–D" in text
     # dbt's page asks for a few broken relative icons (file://); nothing leaves the machine
     assert all(u.startswith(("file://", "data:")) for u in requests), [u for u in requests if not u.startswith("file")]
+
+
+def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Path, monkeypatch):
+    """A run that changed neither the project nor the warehouse's columns skips dbt; a new
+    column (or force) regenerates the page."""
+    import subprocess
+
+    import duckdb
+
+    from pipelines.warehouse import docs as docs_mod
+
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(docs_mod.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    before = docs.stat().st_mtime_ns
+    assert publish_dbt_docs(analysts_data_dir) == docs and calls == [] and docs.stat().st_mtime_ns == before
+    fp = docs_mod.inputs_fingerprint(analysts_data_dir)
+    with duckdb.connect(str(analysts_data_dir / "warehouse" / "credit.duckdb")) as con:
+        con.execute("create table main._docs_probe (x integer)")
+    try:
+        assert docs_mod.inputs_fingerprint(analysts_data_dir) != fp
+        assert docs_mod.inputs_fingerprint(analysts_data_dir, "2026-01-31") != docs_mod.inputs_fingerprint(analysts_data_dir)
+    finally:
+        with duckdb.connect(str(analysts_data_dir / "warehouse" / "credit.duckdb")) as con:
+            con.execute("drop table main._docs_probe")
+    assert docs_mod.inputs_fingerprint(analysts_data_dir) == fp
+    publish_dbt_docs(analysts_data_dir, force=True)
+    assert len(calls) == 1
