@@ -539,6 +539,95 @@ def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool 
     return mode
 
 
+def _validate_file(con, ctx, catalogue: Catalogue, checkpoint, t: dict[str, Any]):
+    """Validate one delivered file: (rows, [(statistics, result id tuple)])."""
+    import great_expectations as gx
+
+    category = catalogue.category(t["category"])
+    bdate = t["batch_date"]
+    frame = batch_frame(con, category, t["source_file"], bdate)
+    res = checkpoint.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters={"batch_date": bdate.to_pydatetime(), "current_year": bdate.year},
+        run_id=gx.RunIdentifier(run_name=_run_name(t["source_file"]), run_time=dt.datetime.now(dt.UTC)),
+    )
+    out = []
+    for key, vr in res.run_results.items():
+        stats = vr.statistics
+        out.append(({"success": bool(vr.success), "evaluated": int(stats.get("evaluated_expectations", 0)),
+                     "failed": int(stats.get("unsuccessful_expectations", 0))}, key.to_tuple()))
+    return len(frame), out
+
+
+def _database_path(con) -> str | None:
+    """The warehouse file of ``con`` when it is open read-only (others may then read it
+    too), else None."""
+    try:
+        row = con.execute("select path, readonly from duckdb_databases() "
+                          "where database_name = current_database()").fetchone()
+    except Exception:  # noqa: BLE001 - not a DuckDB file connection
+        return None
+    return row[0] if row and row[0] and row[1] else None
+
+
+def _workers(con, settings: dict[str, Any], files: int) -> int:
+    """Worker processes for this run's validations (``quality.gx.workers``), 1 — in this
+    process — for a few files (``parallel_min_files``: starting a worker costs seconds) or
+    when the warehouse is not open read-only (a writer locks other processes out)."""
+    wanted = int(settings.get("workers", 1) or 1)
+    if wanted <= 1 or files < int(settings.get("parallel_min_files", 8)) or _database_path(con) is None:
+        return 1
+    return max(1, min(wanted, os.cpu_count() or 1, files))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(data_dir: str, database: str, memory_limit: str) -> None:
+    import duckdb
+
+    from ..catalogue import load_catalogue
+
+    _WORKER["con"] = duckdb.connect(database, read_only=True, config={"memory_limit": memory_limit})
+    _WORKER["ctx"] = get_context(data_dir)
+    _WORKER["catalogue"] = load_catalogue()
+    _WORKER["checkpoints"] = {}
+
+
+def _worker_validate(t: dict[str, Any]):
+    cps = _WORKER["checkpoints"]
+    if t["category"] not in cps:  # made (and saved) by the parent before any work was sent
+        cps[t["category"]] = _WORKER["ctx"].checkpoints.get(t["category"])
+    return _validate_file(_WORKER["con"], _WORKER["ctx"], _WORKER["catalogue"], cps[t["category"]], t)
+
+
+def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any]], workers: int):
+    """The files validated by ``workers`` processes, one file per task (the large ones
+    first, so the last task is a short one), each process with its own read-only warehouse
+    connection and GX context on the same file stores (each result is its own file).
+    Results in the order of ``todo``. GX's pandas metrics hold the GIL: threads would not
+    help, processes do."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..settings import duckdb_memory_limit
+
+    # Big files first: the registration list alone is a third of a province's rows.
+    order = sorted(range(len(todo)), key=lambda i: -_file_rows(todo[i]))
+    results: list[Any] = [None] * len(todo)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init,
+                             initargs=(str(data_dir), database, duckdb_memory_limit())) as pool:
+        futures = {pool.submit(_worker_validate, todo[i]): i for i in order}
+        for fut, i in futures.items():
+            results[i] = fut.result()
+    return results
+
+
+def _file_rows(t: dict[str, Any]) -> int:
+    return int(t.get("rows") or 0)
+
+
 def run_validations(
     data_dir: Path | str,
     con,
@@ -556,8 +645,6 @@ def run_validations(
     success, evaluated, failed, rows} ], "skipped": n, "docs_build": "full" |
     "incremental" | "unchanged"}`` (``build_docs``; ``force`` rebuilds everything).
     """
-    import great_expectations as gx
-
     data_dir = Path(data_dir)
     settings = _settings(catalogue)
     result_format = str(settings.get("result_format", "SUMMARY"))
@@ -569,7 +656,7 @@ def run_validations(
         except ValueError:
             state = {}
     loads = con.execute(
-        "select source_file, department_code, category, batch, batch_date, sha256, status "
+        "select source_file, department_code, category, batch, batch_date, sha256, status, rows_read "
         "from audit.loads where status in ('loaded', 'rejected_file') and category is not null "
         "order by batch_date, batch, source_file"
     ).df()
@@ -581,6 +668,7 @@ def run_validations(
     summary: list[dict[str, Any]] = []
     new_results: list[Any] = []
     skipped = 0
+    todo: list[dict[str, Any]] = []
     for row in loads.itertuples(index=False):
         category = catalogue.category(row.category)
         if category is None:
@@ -592,28 +680,24 @@ def run_validations(
             checkpoints[category.id] = _ensure_category(ctx, category, catalogue, result_format)
         bdate = pd.Timestamp(row.batch_date) if row.batch_date is not None and not pd.isna(row.batch_date) \
             else pd.Timestamp.today().normalize()
-        frame = batch_frame(con, category, row.source_file, bdate)
-        res = checkpoints[category.id].run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters={"batch_date": bdate.to_pydatetime(), "current_year": bdate.year},
-            run_id=gx.RunIdentifier(run_name=_run_name(row.source_file), run_time=dt.datetime.now(dt.UTC)),
-        )
-        new_results.extend(res.run_results.keys())
-        for vr in res.run_results.values():
-            stats = vr.statistics
-            summary.append(
-                {
-                    "source_file": row.source_file,
-                    "category": category.id,
-                    "department_code": row.department_code,
-                    "batch": row.batch,
-                    "rows": len(frame),
-                    "success": bool(vr.success),
-                    "evaluated": int(stats.get("evaluated_expectations", 0)),
-                    "failed": int(stats.get("unsuccessful_expectations", 0)),
-                }
-            )
-        state[row.source_file] = row.sha256
+        todo.append({"source_file": row.source_file, "category": category.id, "department_code": row.department_code,
+                     "batch": row.batch, "batch_date": bdate, "sha256": row.sha256,
+                     "rows": 0 if pd.isna(row.rows_read) else int(row.rows_read)})
+    workers = _workers(con, settings, len(todo))
+    if workers > 1:
+        results = _validate_in_workers(data_dir, _database_path(con), todo, workers)
+    else:
+        results = [_validate_file(con, ctx, catalogue, checkpoints[t["category"]], t) for t in todo]
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    for t, (rows, ids) in zip(todo, results, strict=True):
+        for stats, id_tuple in ids:
+            new_results.append(ValidationResultIdentifier.from_tuple(id_tuple))
+            summary.append({"source_file": t["source_file"], "category": t["category"],
+                            "department_code": t["department_code"], "batch": t["batch"], "rows": rows, **stats})
+        state[t["source_file"]] = t["sha256"]
     if not summary and not docs_index(data_dir).exists():
         # A clean state with nothing to validate still gets the suites documented.
         for category in catalogue.categories.values():

@@ -88,3 +88,32 @@ def test_a_run_renders_only_its_new_results(tmp_path, warehouse, catalogue, monk
         assert gx_suites.run_validations(tmp_path, con, catalogue)["docs_build"] == "full"
     finally:
         con.close()
+
+
+def test_validations_in_worker_processes_equal_the_serial_ones(tmp_path, warehouse, catalogue, monkeypatch):
+    """quality.gx.workers: the same results (per file, same order) and pages from two
+    worker processes as from the pipeline's own process; serial when the warehouse is
+    open read-write (other processes are locked out)."""
+    import duckdb
+
+    from pipelines.quality import gx_suites
+
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")
+    base = gx_suites._settings(catalogue)
+    runs = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(gx_suites, "_settings", lambda c, w=workers: {**base, "workers": w, "parallel_min_files": 2})
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            assert gx_suites._workers(con, gx_suites._settings(catalogue), 5) == workers
+            runs[workers] = gx_suites.run_validations(tmp_path / f"w{workers}", con, catalogue)
+        finally:
+            con.close()
+    assert runs[2]["validated"] == runs[1]["validated"] and len(runs[1]["validated"]) == 4
+    pages = {w: sorted(p.parent.parent.name for p in (gx_suites.docs_index(tmp_path / f"w{w}").parent
+                                                       / "validations").rglob("*.html")) for w in (1, 2)}
+    assert pages[1] == pages[2] and len(pages[1]) == 4
+    copy = tmp_path / "rw.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with duckdb.connect(str(copy)) as rw:
+        assert gx_suites._workers(rw, gx_suites._settings(catalogue), 5) == 1
