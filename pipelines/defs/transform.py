@@ -22,9 +22,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines.settings import PROJECT_ROOT, Paths
+from pipelines.settings import Paths
+from pipelines.warehouse import DBT_PROJECT_DIR, dbt_input_files
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
 WAREHOUSE_POOL = "duckdb_writer"
@@ -33,22 +33,8 @@ UPSTREAM_SOURCES = ("raw", "codes", "audit")
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
-# Files whose change makes the manifest stale (models, macros, tests, seeds in catalogs/).
-_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
-
-
 def _newest_input_mtime() -> float:
-    newest = 0.0
-    roots = [DBT_PROJECT_DIR / p for p in _PROJECT_INPUTS]
-    roots += [PROJECT_ROOT / "catalogs" / d for d in ("scoring", "publicity", "sampling")]
-    for root in roots:
-        if root.is_file():
-            newest = max(newest, root.stat().st_mtime)
-        elif root.is_dir():
-            for f in root.rglob("*"):
-                if f.is_file() and f.suffix in (".sql", ".yml", ".yaml", ".csv"):
-                    newest = max(newest, f.stat().st_mtime)
-    return newest
+    return max((f.stat().st_mtime for f in dbt_input_files()), default=0.0)
 
 
 def manifest_is_stale(project: DbtProject) -> bool:

@@ -179,17 +179,12 @@ def read_xlsx_bytes(data: bytes) -> ReadResult:
 
 def _number_text(v: pl.Expr) -> pl.Expr:
     """A JSON float as text the way Excel shows a number: integral values without ``.0``,
-    at most 15 significant digits (9.16201055811843e17 → ``916201055811843000``)."""
-    a = v.abs()
-    digits = a.log10().floor().cast(pl.Int64) + 1
-    scale = (digits - 15).clip(lower_bound=0)
-    mant = (v / pl.lit(10.0).pow(scale)).round(0).cast(pl.Int64, strict=False)
-    big = pl.concat_str([mant.cast(pl.String), pl.lit("0").repeat_by(scale).list.join("")])
-    integral = (v == v.round(0)) & (a < 1e15)
+    16+ digits as :func:`excel_display_expr` (9.16201055811843e17 → ``916201055811843000``)."""
+    whole = v.cast(pl.Decimal(38, 0), strict=False).cast(pl.String)
     return (
         pl.when(v.is_null()).then(None)
-        .when(a >= 1e15).then(big)
-        .when(integral).then(v.cast(pl.Int64, strict=False).cast(pl.String))
+        .when(v.abs() >= 1e15).then(excel_display_expr(whole))
+        .when(v == v.round(0)).then(v.cast(pl.Int64, strict=False).cast(pl.String))
         .otherwise(v.cast(pl.String))
     )
 

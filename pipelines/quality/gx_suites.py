@@ -613,7 +613,7 @@ def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any
     from ..settings import duckdb_memory_limit
 
     # Big files first: the registration list alone is a third of a province's rows.
-    order = sorted(range(len(todo)), key=lambda i: -_file_rows(todo[i]))
+    order = sorted(range(len(todo)), key=lambda i: -todo[i]["rows"])
     results: list[Any] = [None] * len(todo)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              initializer=_worker_init,
@@ -622,10 +622,6 @@ def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any
         for fut, i in futures.items():
             results[i] = fut.result()
     return results
-
-
-def _file_rows(t: dict[str, Any]) -> int:
-    return int(t.get("rows") or 0)
 
 
 def run_validations(

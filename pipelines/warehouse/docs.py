@@ -37,8 +37,8 @@ from pathlib import Path
 import yaml
 
 from ..settings import PROJECT_ROOT
+from . import DBT_PROJECT_DIR, dbt_input_files
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data:; font-src data:; connect-src 'none'")
 TRACKER_SRC = '"//d1fc8wv8zag5ca.cloudfront.net/2.9.0/sp.js"'
@@ -62,8 +62,6 @@ def _dbt() -> str:
 
 
 FINGERPRINT_FILE = ".inputs.sha256"
-# The dbt project's files whose change changes the page (as transform.py's staleness check).
-_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
 
 
 def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None) -> str | None:
@@ -75,12 +73,8 @@ def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None) -> str | 
     from ..settings import Paths
 
     h = hashlib.sha256(f"dbt {dbt_version}\nas_of {as_of or ''}\n".encode())
-    roots = [DBT_PROJECT_DIR / p for p in _PROJECT_INPUTS]
-    roots += [PROJECT_ROOT / "catalogs" / d for d in ("scoring", "publicity", "sampling")]
-    for root in roots:
-        files = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else []
-        for f in files:
-            h.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for f in dbt_input_files():
+        h.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
     warehouse = Paths(data_dir=Path(data_dir)).warehouse
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
