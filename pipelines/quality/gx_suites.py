@@ -584,12 +584,18 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(data_dir: str, database: str, memory_limit: str) -> None:
+    import fcntl
+
     import duckdb
 
     from ..catalogue import load_catalogue
 
     _WORKER["con"] = duckdb.connect(database, read_only=True, config={"memory_limit": memory_limit})
-    _WORKER["ctx"] = get_context(data_dir)
+    # Loading a file context may (re)write its config files: two workers loading at once
+    # have read each other's half-written great_expectations.yml. One at a time.
+    with open(gx_root(data_dir) / ".context.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _WORKER["ctx"] = get_context(data_dir)
     _WORKER["catalogue"] = load_catalogue()
     _WORKER["checkpoints"] = {}
 
@@ -605,7 +611,8 @@ def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any
     """The files validated by ``workers`` processes, one file per task (the large ones
     first, so the last task is a short one), each process with its own read-only warehouse
     connection and GX context on the same file stores (each result is its own file).
-    Results in the order of ``todo``. GX's pandas metrics hold the GIL: threads would not
+    Results in the order of ``todo``, None for a file a worker could not validate (the
+    caller validates those itself). GX's pandas metrics hold the GIL: threads would not
     help, processes do."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -620,7 +627,11 @@ def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any
                              initargs=(str(data_dir), database, duckdb_memory_limit())) as pool:
         futures = {pool.submit(_worker_validate, todo[i]): i for i in order}
         for fut, i in futures.items():
-            results[i] = fut.result()
+            try:
+                results[i] = fut.result()
+            except Exception as e:  # noqa: BLE001 - a worker that failed: the caller redoes its files
+                log.warning("validation of %s in a worker failed (%s): validated in-process instead",
+                            todo[i]["source_file"], e)
     return results
 
 
@@ -683,7 +694,10 @@ def run_validations(
     if workers > 1:
         results = _validate_in_workers(data_dir, _database_path(con), todo, workers)
     else:
-        results = [_validate_file(con, ctx, catalogue, checkpoints[t["category"]], t) for t in todo]
+        results = [None] * len(todo)
+    # In this process: everything when serial, else what a worker could not do.
+    results = [r if r is not None else _validate_file(con, ctx, catalogue, checkpoints[t["category"]], t)
+               for t, r in zip(todo, results, strict=True)]
     from great_expectations.data_context.types.resource_identifiers import (
         ValidationResultIdentifier,
     )

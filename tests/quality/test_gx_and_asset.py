@@ -113,6 +113,9 @@ def test_validations_in_worker_processes_equal_the_serial_ones(tmp_path, warehou
     pages = {w: sorted(p.parent.parent.name for p in (gx_suites.docs_index(tmp_path / f"w{w}").parent
                                                        / "validations").rglob("*.html")) for w in (1, 2)}
     assert pages[1] == pages[2] and len(pages[1]) == 4
+    # a worker that cannot start (here: no such warehouse) leaves its files to the caller
+    todo = [{"source_file": "x.csv", "category": "admin_penalty", "rows": 1}]
+    assert gx_suites._validate_in_workers(tmp_path / "w2", str(tmp_path / "missing.duckdb"), todo, 2) == [None]
     copy = tmp_path / "rw.duckdb"
     copy.write_bytes(warehouse.read_bytes())
     with duckdb.connect(str(copy)) as rw:
