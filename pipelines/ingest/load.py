@@ -291,6 +291,24 @@ def _insert_rejected(run: _Run, f: InboxFile, res: FileResult, rej: pl.DataFrame
         run.con.unregister("_rejected")
 
 
+def _normalized_code_sql(col: str) -> str:
+    """``normalize_code_sql(col)``, skipping DuckDB's ``translate`` (which rebuilds its
+    character map for every row) when the value only holds characters it leaves alone."""
+    from ..codes.privacy import normalize_code_sql
+
+    return f"CASE WHEN regexp_full_match({col}, '[0-9A-Z]*') THEN {col} ELSE {normalize_code_sql(col)} END"
+
+
+def _keyed_hash_of_normalized_sql(col: str, norm_col: str, key: bytes) -> str:
+    """``keyed_hash_sql(col, key)`` with the normalised value read from ``norm_col``."""
+    from ..codes.privacy import keyed_hash_sql, normalize_code_sql
+
+    sql, n = keyed_hash_sql(col, key), normalize_code_sql(col)
+    if sql.count(n) != 3:  # the formula changed: fall back to it as is
+        return sql
+    return sql.replace(n, norm_col)
+
+
 def _first_occurrence(df: pl.DataFrame) -> pl.Series:
     """True for the first of exactly equal rows. Row hashes find candidates;
     equality is then checked exactly on those only."""
@@ -449,7 +467,7 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
     else:
         load_df = load_df.with_columns(pl.lit(None, dtype=pl.String).alias("__extra"))
     load_df = load_df.filter(keep)
-    from ..codes.privacy import keyed_hash_sql, mask_id_expr
+    from ..codes.privacy import mask_id_expr
 
     masked = [
         mask_id_expr(pl.col(fl.name)).alias(f"{fl.name}_masked")
@@ -478,10 +496,13 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
             key_parts.append(f"coalesce(CAST({_q(k)} AS VARCHAR), '')")
     record_key = f"sha256(concat_ws(chr(31), {', '.join(key_parts)}))"
     select = [f"{_record_id_sql(f.source_file, f'{ROW} + 1')} AS record_id"]
+    inner = ["*"]  # personal values normalised once per row, not once per use
     for fl in cat.fields:
         select.append(_q(fl.name))
         if fl.personal:
-            select.append(f"{keyed_hash_sql(_q(fl.name), run.key)} AS {_q(fl.name + '_hash')}")
+            ncol = _q(f"__norm__{fl.name}")
+            inner.append(f"{_normalized_code_sql(_q(fl.name))} AS {ncol}")
+            select.append(f"{_keyed_hash_of_normalized_sql(_q(fl.name), ncol, run.key)} AS {_q(fl.name + '_hash')}")
             if fl.type == "code" and fl.code_kind == "id_no":
                 select.append(_q(fl.name + "_masked"))
     select += [
@@ -506,7 +527,10 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
     with _file_transaction(con, res):
         con.register("_load", load_df.to_arrow())
         try:
-            con.execute(f"INSERT INTO {table} ({target_cols}) SELECT {', '.join(select)} FROM _load")
+            con.execute(
+                f"INSERT INTO {table} ({target_cols}) SELECT {', '.join(select)} "
+                f"FROM (SELECT {', '.join(inner)} FROM _load)"
+            )
         finally:
             con.unregister("_load")
         if _after_raw_insert is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import polars as pl
 from charset_normalizer import from_bytes
 
 DEFAULT_SAMPLE_BYTES = 262_144
+_LEADING_WS = re.compile(rb"[ \t\n\r\x0b\x0c]*")
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "hz", "big5"}
 
 
@@ -90,8 +92,13 @@ def _clean_headers(cols: list[str]) -> list[str]:
     return out
 
 
+def _blank(data: bytes) -> bool:
+    """``not data.strip()`` without copying the file (same ASCII white space set)."""
+    return not data or data.isspace()
+
+
 def read_csv_bytes(data: bytes, sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> ReadResult:
-    if not data.strip():
+    if _blank(data):
         raise UnreadableFile("文件为空", rule="empty")
     enc = detect_encoding(data, sample_bytes)
     if enc == "utf-8-sig":
@@ -205,7 +212,7 @@ def _json_to_text(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_json_bytes(data: bytes) -> ReadResult:
-    if not data.strip():
+    if _blank(data):
         raise UnreadableFile("文件为空", rule="empty")
     enc = detect_encoding(data)
     if enc not in ("utf-8", "utf-8-sig"):
@@ -215,7 +222,8 @@ def read_json_bytes(data: bytes) -> ReadResult:
             raise UnreadableFile(f"JSON 编码（{enc}）解码失败：{e}") from e
     elif enc == "utf-8-sig":
         data = data[3:]
-    head = data.lstrip()[:1]
+    start = _LEADING_WS.match(data).end()  # data.lstrip() without the copy
+    head = data[start:start + 1]
     if head != b"[":
         raise UnreadableFile("JSON 必须是对象数组")
     try:

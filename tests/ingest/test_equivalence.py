@@ -1,0 +1,77 @@
+"""Pin the ingest results on realistic demo data: every column of every ``raw.*`` and
+``audit.*`` table (record ids and keys, keyed hashes, masked values, flags, extra JSON,
+supersession, row outcomes, rejected rows with reasons, rule ids and raw JSON, loads)
+except the wall-clock ``loaded_at`` must match the fingerprints recorded in
+``golden_demo_ingest.json``, which were produced by the ingest before its performance
+rework. A deliberate change of the results (catalogue, rules, demo generator) updates
+them with::
+
+    .venv/bin/python tests/ingest/test_equivalence.py --write
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+
+GOLDEN = Path(__file__).with_name("golden_demo_ingest.json")
+SUBJECTS, SEED, ERROR_RATE, KEY = 2000, 11, 0.1, b"equivalence-key"
+
+
+def fingerprints(warehouse: Path) -> dict[str, list]:
+    """Table → [row count, md5 over the sorted md5s of its rows without ``loaded_at``]."""
+    out: dict[str, list] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('raw', 'audit') ORDER BY ALL"
+        ).fetchall()
+        for schema, table in tables:
+            cols = [
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                    "AND table_name = ? AND column_name <> 'loaded_at' ORDER BY ordinal_position",
+                    [schema, table],
+                ).fetchall()
+            ]
+            body = ", ".join('"' + c + '"' for c in cols)
+            n, digest = con.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(h, ',' ORDER BY h), '')) FROM "
+                f"(SELECT md5(CAST(s AS VARCHAR)) AS h FROM (SELECT {body} FROM {schema}.\"{table}\") s)"
+            ).fetchone()
+            out[f"{schema}.{table}"] = [n, digest]
+    return out
+
+
+def ingest_demo(data_dir: Path) -> dict[str, list]:
+    from pipelines.catalogue import load_catalogue
+    from pipelines.demo import generate_demo
+    from pipelines.ingest import ingest_inbox
+    from pipelines.settings import Paths
+
+    catalogue = load_catalogue()
+    generate_demo(data_dir, subjects=SUBJECTS, seed=SEED, error_rate=ERROR_RATE, catalogue=catalogue)
+    paths = Paths(data_dir).ensure()
+    ingest_inbox(paths, catalogue, key=KEY)
+    return fingerprints(paths.warehouse)
+
+
+def test_demo_ingest_results_unchanged(tmp_path):
+    got = ingest_demo(tmp_path / "data")
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert got["raw.admin_license"][0] > 0 and got["audit.rejected_rows"][0] > 0
+    assert got == want
+
+
+if __name__ == "__main__":  # --write: record the current results as the golden ones
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        fp = ingest_demo(Path(d) / "data")
+    print(json.dumps(fp, indent=1, ensure_ascii=False))
+    if "--write" in sys.argv:
+        GOLDEN.write_text(json.dumps(fp, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
