@@ -546,37 +546,50 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
 
 def _supersede(con: duckdb.DuckDBPyConnection, table: str, load_id: str) -> int:
     """Set-based supersession for the record keys touched by ``load_id``: the greatest
-    (batch_date, batch, source_file, source_row) is current; the others point to it."""
+    (batch_date, batch, source_file, source_row) is current; the others point to it.
+
+    Only keys held by more than one row are ranked, over the few columns needed; the
+    updates are restricted to the files of the changed rows (a literal ``IN`` list the
+    scans prune on), not joined against every row of the table and of
+    ``audit.row_outcomes``."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _sup AS
         WITH keys AS (SELECT DISTINCT record_key FROM {table} WHERE load_id = {_lit(load_id)}),
-        cand AS (SELECT * FROM {table} WHERE record_key IN (SELECT record_key FROM keys)),
-        multi AS (SELECT record_key FROM cand GROUP BY record_key HAVING count(*) > 1),
+        multi AS (
+            SELECT record_key FROM {table} WHERE record_key IN (SELECT record_key FROM keys)
+            GROUP BY record_key HAVING count(*) > 1
+        ),
         ranked AS (
-            SELECT record_id, is_current, superseded_by,
+            SELECT record_id, source_file, is_current, superseded_by,
                    first_value(record_id) OVER (
                        PARTITION BY record_key
                        ORDER BY batch_date DESC, batch DESC, source_file DESC, source_row DESC
                    ) AS top
-            FROM cand WHERE record_key IN (SELECT record_key FROM multi)
+            FROM {table} WHERE record_key IN (SELECT record_key FROM multi)
         )
-        SELECT record_id, record_id = top AS cur, is_current AS was_current,
+        SELECT record_id, source_file, record_id = top AS cur, is_current AS was_current,
                CASE WHEN record_id = top THEN NULL ELSE top END AS sup_by
         FROM ranked
         WHERE is_current IS DISTINCT FROM (record_id = top)
            OR superseded_by IS DISTINCT FROM (CASE WHEN record_id = top THEN NULL ELSE top END)"""
     )
     try:
-        n_changed = con.execute("SELECT count(*) FILTER (WHERE NOT cur AND was_current) FROM _sup").fetchone()[0]
-        if con.execute("SELECT count(*) FROM _sup").fetchone()[0]:
+        n_changed, n_rows = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT cur AND was_current), count(*) FROM _sup"
+        ).fetchone()
+        if n_rows:
+            # record_id is derived from (source_file, source_row): a row's outcome and its
+            # raw row carry the same source_file.
+            files = ", ".join(_lit(r[0]) for r in con.execute("SELECT DISTINCT source_file FROM _sup").fetchall())
             con.execute(
                 f"""UPDATE {table} SET is_current = s.cur, superseded_by = s.sup_by
-                FROM _sup s WHERE {table}.record_id = s.record_id"""
+                FROM _sup s WHERE {table}.source_file IN ({files}) AND {table}.record_id = s.record_id"""
             )
             con.execute(
-                """UPDATE audit.row_outcomes
+                f"""UPDATE audit.row_outcomes
                 SET outcome = CASE WHEN s.cur THEN 'loaded' ELSE 'superseded' END
-                FROM _sup s WHERE audit.row_outcomes.record_id = s.record_id"""
+                FROM _sup s WHERE audit.row_outcomes.source_file IN ({files})
+                  AND audit.row_outcomes.record_id = s.record_id"""
             )
     finally:
         con.execute("DROP TABLE IF EXISTS _sup")
