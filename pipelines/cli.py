@@ -1,6 +1,6 @@
 """``credit``: the command line of the credit-information warehouse (信用信息归集平台).
 
-    credit demo-data [--subjects N] [--seed S] [--batches B] [--error-rate R]
+    credit demo-data [--subjects N] [--seed S] [--batches B] [--error-rate R] [--activity K]
     credit run [--as-of YYYY-MM-DD]
     credit pull
     credit check-code CODE...
@@ -86,7 +86,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from pipelines.demo import generate_demo
 
     kwargs: dict = {"subjects": args.subjects, "seed": args.seed, "batches": args.batches,
-                    "error_rate": args.error_rate}
+                    "error_rate": args.error_rate, "activity": args.activity}
     if args.as_of:
         kwargs["as_of"] = args.as_of
     report = generate_demo(paths.data_dir, **kwargs)
@@ -341,6 +341,16 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
 
 
+def _positive(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {value!r}")
+    return v
+
+
 def _rate(value: str) -> float:
     r = float(value)
     if not 0 <= r <= 1:
@@ -371,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batches", type=int, default=3, help="delivery batches (批次) per department, default 3")
     p.add_argument("--error-rate", type=_rate, default=0.03, help="share of rows with injected errors, default 0.03")
     p.add_argument("--as-of", type=_date, default=None, help="date of the last batch, YYYY-MM-DD")
+    p.add_argument("--activity", type=_positive, default=1.0,
+                   help="multiplies the routine records (licences, inspections, commitments) per "
+                   "subject: 1 gives about 3 records per subject (default), 8 about 10")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("run", help="run the whole pipeline headless (归集 → 治理 → 评价 → 导出)",

@@ -7,8 +7,9 @@ per benchmark to bench-output/.
 - pipeline: demo data → credit run per stage (wall, rows/s, peak RSS) beside the DuckDB
             read_csv floor, then a 1 % incremental batch (pipelines.bench.pipeline)
 
-`--subjects N` sets the pipeline scale (default 1 000 000), `--quick` is the CI scale
-(100 000 subjects, 100k codes). `--render` prints the markdown tables of
+`--subjects N` sets the pipeline scale (default 1 000 000 subjects), `--records R` its
+input rows (default about 10 per subject: 10M), `--quick` is the CI scale (100 000
+subjects, 1M records, 100k codes). `--render` prints the markdown tables of
 docs/performance.md from the JSON files already in bench-output/.
 Each benchmark is called with the output folder and returns a JSON-able dict.
 """
@@ -33,9 +34,9 @@ BENCHMARKS = {
     "codes": "pipelines.bench.codes:bench_codes",
     "pipeline": "pipelines.bench.pipeline:bench_pipeline",
 }
-FULL = {"subjects": 1_000_000, "rows": 1_000_000, "codes": 1_000_000, "register": 1_000_000,
+FULL = {"subjects": 1_000_000, "records": 10_000_000, "rows": 1_000_000, "codes": 1_000_000, "register": 1_000_000,
         "refs": 100_000}
-QUICK = {"subjects": 100_000, "rows": 100_000, "codes": 100_000, "register": 100_000,
+QUICK = {"subjects": 100_000, "records": 1_000_000, "rows": 100_000, "codes": 100_000, "register": 100_000,
          "refs": 10_000}
 
 
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
     p.add_argument("--subjects", type=int, default=None,
                    help="pipeline scale (default 1000000; --quick 100000)")
+    p.add_argument("--records", type=int, default=None,
+                   help="pipeline input rows to generate, about (default 10 per subject: 10000000; "
+                   "--quick 1000000)")
     p.add_argument("--quick", action="store_true", help="CI scale: 100k subjects, 100k codes")
     p.add_argument("--no-incremental", action="store_true", help="skip the 1 %% incremental re-run")
     p.add_argument("--render", action="store_true",
@@ -79,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = dict(QUICK if args.quick else FULL)
     if args.subjects:
         sizes["subjects"] = args.subjects
+        if not args.records:
+            sizes["records"] = 10 * args.subjects
+    if args.records:
+        sizes["records"] = args.records
     if args.no_incremental:
         sizes["incremental"] = False
     ran = 0

@@ -3,11 +3,14 @@
     version of a record shares its record_key (which includes the subject name), so
     earlier versions take the subject of the current one. -#}
 {% macro versions_with_subject(relation, key="record_key") -%}
+{#- The current version of a record is the one ingestion marked is_current; every other
+    version of the same key points to it in superseded_by (pipelines/ingest/load.py
+    _supersede keeps that invariant, checked by tests/ingest/test_equivalence.py). A lookup, not a
+    window over every version: `key` is documented, not used. -#}
 select v.*, r.subject_id
 from (
     select s.*,
-           max(case when s.is_current then s.record_id end)
-               over (partition by s.{{ key }}) as current_record_id
+           case when s.is_current then s.record_id else s.superseded_by end as current_record_id
     from {{ relation }} as s
 ) as v
 left join {{ source('codes', 'subject_refs') }} as r
@@ -28,4 +31,35 @@ select * from (
     where pv.batch_date <= {{ as_of_date() }}
 ) as ranked
 where version_rank = 1
+{%- endmacro %}
+
+
+{#- pit_versions for a relation holding every version of its records with ingestion's
+    is_current: on the evaluation date the current version is the point-in-time one unless
+    a version of the same key was delivered after as_of. Only those keys (none when as_of
+    is on or after the last batch) go through the window; the rest is a filter. Same rows
+    as pit_versions (tests/dbt: test_pit_fast_path_equals_window). -#}
+{% macro pit_versions_current(select_sql, key) -%}
+select * from (
+    with pv_all as ({{ select_sql }}),
+    pv_late as (
+        select distinct {{ key }} from pv_all where batch_date > {{ as_of_date() }}
+    )
+    select pv.*, cast(1 as {{ dbt.type_bigint() }}) as version_rank
+    from pv_all as pv
+    where pv.is_current and pv.batch_date <= {{ as_of_date() }}
+      and not exists (select 1 from pv_late as l where l.{{ key }} = pv.{{ key }})
+    union all
+    select * from (
+        select pv.*,
+               row_number() over (
+                   partition by pv.{{ key }}
+                   order by pv.batch_date desc, pv.batch desc, pv.source_file desc, pv.source_row desc
+               ) as version_rank
+        from pv_all as pv
+        where pv.batch_date <= {{ as_of_date() }}
+          and exists (select 1 from pv_late as l where l.{{ key }} = pv.{{ key }})
+    ) as ranked
+    where version_rank = 1
+) as pit
 {%- endmacro %}

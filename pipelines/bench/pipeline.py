@@ -102,8 +102,17 @@ def floor_read_csv(inbox: Path, db: Path) -> dict:
 # ---------------------------------------------------------------- incremental batch
 
 
+def activity_for(subjects: int, records: int | None) -> float:
+    """The demo generator's ``activity`` giving about ``records`` input rows for
+    ``subjects`` subjects: about 2 rows per subject do not scale (register, tax rating,
+    lists), the routine records add about ``activity`` per subject."""
+    if not records:
+        return 1.0
+    return max(1.0, round(records / subjects - 2.0, 2))
+
+
 def write_increment(data_dir: Path, share: float = 0.01, seed: int = 4242,
-                    batch: str = INCREMENT_BATCH) -> dict:
+                    batch: str = INCREMENT_BATCH, activity: float = 1.0) -> dict:
     """Add a batch folder ``inbox/<dept>/<batch>/`` with ~``share`` new/changed records:
     a demo world of ``share`` × the register's subjects (another seed; its files, with the
     usual injected errors, moved into ``batch``) plus re-deliveries of ``share / 2`` of the
@@ -121,7 +130,7 @@ def write_increment(data_dir: Path, share: float = 0.01, seed: int = 4242,
     subjects = max(20, int(round(reg_rows * share)))
     new_files = new_rows = 0
     with tempfile.TemporaryDirectory(prefix="credit-incr-") as tmp:
-        rep = generate_demo(Path(tmp), subjects=subjects, seed=seed, batches=1)
+        rep = generate_demo(Path(tmp), subjects=subjects, seed=seed, batches=1, activity=activity)
         new_rows = sum(rep.rows_by_category.values())
         tin = Path(tmp) / "inbox"
         for f in sorted(tin.rglob("*")):
@@ -249,8 +258,8 @@ def measure_run(data_dir: Path, workdir: Path, label: str, run_index: int = 0) -
 
 
 def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-output/pipeline", *,
-                   seed: int = 42, incremental: bool = True, increment_share: float = 0.01,
-                   keep: bool = False) -> dict:
+                   records: int | None = 10_000_000, seed: int = 42, incremental: bool = True,
+                   increment_share: float = 0.01, keep: bool = False) -> dict:
     out_dir = Path(out_dir).resolve()
     workdir = out_dir / f"s{subjects}"
     if workdir.exists():
@@ -258,11 +267,14 @@ def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-outpu
     workdir.mkdir(parents=True)
     data_dir = workdir / "data"
     env = bench_env(data_dir)
-    result: dict = {"subjects": subjects, "seed": seed, "started": dt.datetime.now().isoformat(timespec="seconds"),
+    activity = activity_for(subjects, records)
+    result: dict = {"subjects": subjects, "records_target": records, "activity": activity, "seed": seed,
+                    "started": dt.datetime.now().isoformat(timespec="seconds"),
                     "machine": machine_info()}
     t_all = time.perf_counter()
 
-    demo = run_measured([_bin("credit"), "demo-data", "--subjects", str(subjects), "--seed", str(seed)],
+    demo = run_measured([_bin("credit"), "demo-data", "--subjects", str(subjects), "--seed", str(seed),
+                         "--activity", str(activity)],
                         env=env, log=workdir / "demo.log")
     if demo.returncode:
         raise RuntimeError(f"credit demo-data failed, see {workdir / 'demo.log'}")
@@ -286,7 +298,7 @@ def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-outpu
     _partial(workdir, result)
     if incremental:
         inc = run_measured([sys.executable, "-m", "pipelines.bench.pipeline", "--increment", str(data_dir),
-                            str(increment_share)], env=env, log=workdir / "increment.log")
+                            str(increment_share), str(activity)], env=env, log=workdir / "increment.log")
         result["increment_batch"] = json.loads((workdir / "increment.log").read_text().strip().splitlines()[-1])
         result["increment_batch"]["write_seconds"] = round(inc.seconds, 2)
         result["incremental"] = measure_run(data_dir, workdir, "run_incremental")
@@ -340,7 +352,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "--floor":
         print(json.dumps(floor_read_csv(Path(sys.argv[2]), Path(sys.argv[3]))))
     elif sys.argv[1] == "--increment":
-        print(json.dumps(write_increment(Path(sys.argv[2]), float(sys.argv[3]))))
+        print(json.dumps(write_increment(Path(sys.argv[2]), float(sys.argv[3]),
+                                         activity=float(sys.argv[4]) if len(sys.argv) > 4 else 1.0)))
     else:
         n = int(sys.argv[1])
         out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("bench-output/pipeline")

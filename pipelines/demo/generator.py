@@ -263,9 +263,10 @@ def _clear_previous(data_dir: Path) -> None:
 
 def generate_demo(data_dir: Path, subjects: int = 2000, seed: int = 42, *, batches: int = 3,
                   error_rate: float = 0.03, as_of: dt.date | None = None, catalogue=None,
-                  rates: ErrorRates | None = None) -> DemoReport:
+                  rates: ErrorRates | None = None, activity: float = 1.0) -> DemoReport:
     """Write a synthetic inbox (``<data_dir>/inbox/<dept>/<batch>/<file>``) and its ground
-    truth (``<data_dir>/demo_truth/*.parquet``). Deterministic for a seed."""
+    truth (``<data_dir>/demo_truth/*.parquet``). Deterministic for a seed. ``activity``
+    scales the routine records per subject (see :func:`generate_records`)."""
     t0 = time.perf_counter()
     if catalogue is None:
         from ..catalogue import load_catalogue
@@ -278,7 +279,7 @@ def generate_demo(data_dir: Path, subjects: int = 2000, seed: int = 42, *, batch
     n_pairs = lambda r: int(max(1, round(r * subjects))) if r > 0 else 0  # noqa: E731
     world = build_world(rng, subjects, as_of, batches, multi_code_pairs=n_pairs(rates.multiple_codes),
                         dup_code_pairs=n_pairs(rates.duplicate_code), depts=list(catalogue.departments))
-    cats = generate_records(world, rng, catalogue)
+    cats = generate_records(world, rng, catalogue, activity)
     cats = {k: _source_block(v, world) for k, v in cats.items()}
     cats = Injector(world, rng, cats, rates, catalogue).run()
 
@@ -416,7 +417,7 @@ def generate_demo(data_dir: Path, subjects: int = 2000, seed: int = 42, *, batch
     _subjects_truth(world, cats).write_parquet(truth / "subjects.parquet")
     (truth / "manifest.json").write_text(json.dumps(
         {"seed": seed, "subjects": subjects, "batches": batches, "as_of": as_of.isoformat(), "error_rate": error_rate,
-         "files": files["source_file"].to_list()}, ensure_ascii=False, indent=1))
+         "activity": activity, "files": files["source_file"].to_list()}, ensure_ascii=False, indent=1))
 
     counts = rows.group_by("category").len().sort("category")
     return DemoReport(data_dir, files["source_file"].to_list(), dict(zip(counts["category"], counts["len"], strict=True)),

@@ -436,17 +436,20 @@ def dedupe_keys(df: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     return df.filter(pl.struct(exprs).is_first_distinct())
 
 
-def generate_records(world: World, rng: np.random.Generator, catalogue) -> dict[str, pl.DataFrame]:
+def generate_records(world: World, rng: np.random.Generator, catalogue, activity: float = 1.0) -> dict[str, pl.DataFrame]:
+    """Every category's records. ``activity`` multiplies the routine records (licences,
+    inspections, commitments: 1.0 per registered subject at 1.0), the volume knob of the
+    benchmark: about 3 records per subject at 1.0, about 10 at 8.0."""
     submits = {d.code: list(d.submits) for d in catalogue.departments.values()}
     g = Gen(world, rng, submits)
     n = world.n_register
     cats: dict[str, pl.DataFrame] = {}
     cats["registration"] = g.registration()
-    cats["admin_license"] = g.admin_license(int(0.5 * n))
+    cats["admin_license"] = g.admin_license(int(0.5 * activity * n))
     cats["admin_penalty"] = g.admin_penalty(int(0.3 * n))
-    cats["inspection"] = g.inspection(int(0.4 * n))
+    cats["inspection"] = g.inspection(int(0.4 * activity * n))
     cats["abnormal_operation"] = g.abnormal_operation(int(0.05 * n))
-    cats["credit_commitment"] = g.credit_commitment(int(0.1 * n))
+    cats["credit_commitment"] = g.credit_commitment(int(0.1 * activity * n))
     cats["honor"] = g.honor(int(0.02 * n))
     cats["tax_credit_rating"] = g.tax_credit_rating(n)
     cats["dishonest_debtor"] = g.dishonest_debtor(int(0.012 * n))

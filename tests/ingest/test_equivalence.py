@@ -65,6 +65,32 @@ def test_demo_ingest_results_unchanged(tmp_path):
     want = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert got["raw.admin_license"][0] > 0 and got["audit.rejected_rows"][0] > 0
     assert got == want
+    supersession_invariant(tmp_path / "data" / "warehouse" / "credit.duckdb")
+
+
+def supersession_invariant(db: Path) -> None:
+    """What dbt relies on (macros/versions.sql versions_with_subject): every record key has
+    exactly one current version, and every other version names it in superseded_by."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()]
+        versions = 0
+        for t in tables:
+            bad_keys, bad_rows, n_old = con.execute(f"""
+                with cur as (select record_key, record_id from raw."{t}" where is_current)
+                select (select count(*) from (select record_key from raw."{t}" group by record_key
+                                              having count(*) filter (where is_current) <> 1)),
+                       (select count(*) from raw."{t}" v join cur c using (record_key)
+                        where v.superseded_by is distinct from
+                              (case when v.is_current then null else c.record_id end)),
+                       (select count(*) from raw."{t}" where not is_current)""").fetchone()
+            assert (t, bad_keys, bad_rows) == (t, 0, 0)
+            versions += n_old
+        assert versions > 0  # the demo inbox re-delivers records: the check is not vacuous
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":  # --write: record the current results as the golden ones

@@ -3,7 +3,7 @@
 -- "document number", "ends" and the scoring attribute lives here and only here.
 -- last_public_day: inclusive end of publicity (NULL = open-ended);
 -- removed_on: the record stops counting on that day (listings).
-{%- set common = "record_id, record_key, department_code, subject_kind, is_current, batch_date, batch, source_file, source_row" %}
+{%- set common = "record_id, record_key, department_code, subject_kind, is_current, superseded_by, batch_date, batch, source_file, source_row" %}
 with unioned as (
     select {{ common }}, 'admin_license' as category,
            decision_no as record_no, decided_on,

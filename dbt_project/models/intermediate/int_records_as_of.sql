@@ -4,5 +4,5 @@
 select
     {{ as_of_date() }} as as_of,
     r.*
-from ({{ pit_versions('select * from ' ~ ref('int_record_versions'), partition_by='version_key') }}) as r
+from ({{ pit_versions_current('select * from ' ~ ref('int_record_versions'), key='version_key') }}) as r
 where r.decided_on <= {{ as_of_date() }}
