@@ -2,11 +2,11 @@
     codes.subject_refs has a row for the *current* version of each record only; every
     version of a record shares its record_key (which includes the subject name), so
     earlier versions take the subject of the current one. -#}
-{% macro versions_with_subject(relation, key="record_key") -%}
+{% macro versions_with_subject(relation) -%}
 {#- The current version of a record is the one ingestion marked is_current; every other
     version of the same key points to it in superseded_by (pipelines/ingest/load.py
-    _supersede keeps that invariant, checked by tests/ingest/test_equivalence.py). A lookup, not a
-    window over every version: `key` is documented, not used. -#}
+    _supersede keeps that invariant, checked by tests/ingest/test_equivalence.py): a lookup,
+    not a window over every version of the record key. -#}
 select v.*, r.subject_id
 from (
     select s.*,

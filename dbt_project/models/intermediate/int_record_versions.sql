@@ -101,4 +101,4 @@ keyed as (
     from windowed as w
 )
 
-{{ versions_with_subject('keyed', key='version_key') }}
+{{ versions_with_subject('keyed') }}
