@@ -158,8 +158,9 @@ def _ref_categories(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> lis
 
 
 def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
-               key: bytes) -> pl.DataFrame:
-    """Current rows of one category with subject fields, by source file, row and record id."""
+               key: bytes, rowids: tuple[int, int] | None = None) -> pl.DataFrame:
+    """Current rows of one category with subject fields (those of the table's row ids
+    ``rowids`` = [first, end) when given, in no particular order)."""
     if cat.id == REGISTER:
         org_kind = catalogue.subject_kinds["organisation"]
         kind_list = ", ".join("'" + k + "'" for k in sorted(catalogue.subject_kinds.values()))
@@ -176,7 +177,10 @@ def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Catego
         id_hash = f"{keyed_hash_sql('id_no', key)} AS id_no_hash"
     else:
         id_hash = "CAST(NULL AS VARCHAR) AS id_no_hash"
-    current = "WHERE is_current" if "is_current" in have else ""
+    where = ["is_current"] if "is_current" in have else []
+    if rowids is not None:
+        where.append(f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}")
+    current = f"WHERE {' AND '.join(where)}" if where else ""
     df = con.sql(
         f"SELECT CAST(record_id AS VARCHAR) AS record_id, '{cat.id}' AS category, "
         f"{_col(have, 'department_code')}, {_col(have, 'source_file')}, "
@@ -184,7 +188,19 @@ def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Catego
         f"{', '.join(fields)}, {id_hash} "
         f"FROM raw.{_q(cat.id)} {current}"
     ).pl()
-    return df.cast(REF_SCHEMA).sort("source_file", "source_row", "record_id")
+    return df.cast(REF_SCHEMA)
+
+
+def _read_ref_slices(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
+                     key: bytes, rows: int) -> Iterator[pl.DataFrame]:
+    """:func:`_read_refs` of a whole category, ``rows`` row ids at a time (DuckDB prunes a
+    row-id range to its row groups): a category of millions of references is never one
+    frame."""
+    end = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM raw.{_q(cat.id)}").fetchall()[0][0]
+    for first in range(0, end, rows):
+        frame = _read_refs(con, catalogue, cat, have, key, (first, min(first + rows, end)))
+        if frame.height:
+            yield frame
 
 
 def _field_labels(categories: list[Category]) -> pl.DataFrame:
@@ -498,26 +514,28 @@ def _classify(refs: pl.DataFrame, index: _Index, labels: pl.DataFrame, cfg: dict
 def _batches(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, person_kind: str,
              categories: list[tuple[Category, set[str]]], prepared: dict[str, pl.DataFrame],
              batch_rows: int) -> Iterator[pl.DataFrame]:
-    """Every current reference, prepared, in order of category, source file, row and record
-    id, ``batch_rows`` at a time (whole categories are read, then cut). ``prepared`` holds
+    """Every current reference, prepared, category by category, ``batch_rows`` at a time
+    (each category read ``batch_rows`` row ids at a time; the order of the references does
+    not matter: every output table is sorted on a unique key). ``prepared`` holds
     categories prepared already (the register's); each is dropped from it when reached."""
     pending: list[pl.DataFrame] = []
     room = batch_rows
     for cat, have in categories:
         frame = prepared.pop(cat.id, None)
         done = frame is not None
-        if frame is None:
-            frame = _read_refs(con, catalogue, cat, have, key)
-        start = 0
-        while start < frame.height:
-            piece = frame.slice(start, room)
-            start += piece.height
-            room -= piece.height
-            pending.append(piece if done else _prepare(piece, person_kind))
-            if room == 0:
-                yield pl.concat(pending)
-                pending, room = [], batch_rows
+        frames = iter([frame]) if done else _read_ref_slices(con, catalogue, cat, have, key, batch_rows)
         del frame
+        for frame in frames:
+            start = 0
+            while start < frame.height:
+                piece = frame.slice(start, room)
+                start += piece.height
+                room -= piece.height
+                pending.append(piece if done else _prepare(piece, person_kind))
+                if room == 0:
+                    yield pl.concat(pending)
+                    pending, room = [], batch_rows
+            del frame
     if pending:
         yield pl.concat(pending)
 
@@ -666,17 +684,33 @@ ORDER BY kind, uscc, name
 """
 
 
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP TABLE IF EXISTS _codes_refs; DROP TABLE IF EXISTS _codes_subject_refs; "
+                "DROP VIEW IF EXISTS _codes_registration")
+
+
 def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
                      batch_rows: int = BATCH_ROWS) -> dict[str, Any]:
     """Resolve every current subject reference; (re)write the codes tables in one
     transaction. Returns summary counts. References are classified ``batch_rows`` at a
     time (:func:`_classify_refs`); the results are identical for any batch size."""
     cfg = codes_settings(catalogue)
-    con.execute("BEGIN TRANSACTION")
     try:
+        # The classification fills this connection's temp tables (invisible to others,
+        # gone with the connection) outside the transaction: rows inserted in a
+        # transaction stay in its uncompressed local storage until commit, about 0.5 GB
+        # per million references that DuckDB's memory limit does not cap. The published
+        # tables are then replaced in one transaction.
         _classify_refs(con, catalogue, key, cfg, batch_rows)
         _register_frame(con, "_codes_all_registrations", _all_registrations(con))
         con.execute(f"CREATE OR REPLACE TEMP VIEW _codes_registration AS {_registration_sql(con)}")
+    except Exception:
+        for v in ("_codes_entries", "_codes_all_registrations"):
+            con.unregister(v)
+        _drop_temp(con)
+        raise
+    con.execute("BEGIN TRANSACTION")
+    try:
         con.execute("CREATE SCHEMA IF NOT EXISTS codes")
         con.execute("CREATE SCHEMA IF NOT EXISTS audit")
         con.execute(f"CREATE OR REPLACE TABLE codes.subjects AS {SUBJECTS_SQL}")
@@ -698,6 +732,7 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
+        _drop_temp(con)  # made before the transaction: the rollback kept them
         raise
     finally:
         for v in ("_codes_entries", "_codes_all_registrations"):

@@ -276,3 +276,39 @@ def test_batch_of_a_row_group_or_more(catalogue):
         found = c.execute("SELECT count(*) FROM codes.subject_refs WHERE record_id = 'r5'").fetchall()[0][0]
     assert summary["references"] == n and summary["by_status"] == {"unresolved": n}
     assert summary["resolutions"] == n and summary["subjects"] == n and found == 1
+
+
+@pytest.mark.parametrize("fail_in", ["classification", "publication"])
+def test_a_failed_run_leaves_the_published_tables_as_they_were(con, catalogue, monkeypatch, fail_in):
+    """Classification fills temp tables outside the transaction (memory: rows inserted in a
+    transaction are held uncompressed until commit); publication replaces the tables in
+    one transaction. A failure in either leaves the previous run's tables, row for row, and
+    no temp table behind; the next run works."""
+    from pipelines.codes import resolve
+
+    first = resolve_subjects(con, catalogue, KEY)
+    before = _tables(con)
+    con.execute("UPDATE raw.admin_penalty SET uscc = NULL")  # the next run would change the tables
+    if fail_in == "classification":
+        calls = {"n": 0}
+        real = resolve._classify
+
+        def flaky(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("simulated crash")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(resolve, "_classify", flaky)
+    else:
+        monkeypatch.setattr(resolve, "CONFLICTS_SQL", "SELECT * FROM no_such_table")
+    with pytest.raises((RuntimeError, duckdb.Error)):
+        resolve_subjects(con, catalogue, KEY, batch_rows=3)
+    for t, frame in _tables(con).items():
+        assert frame.equals(before[t]), t
+    temp = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary "
+                       "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
+    assert temp == []
+    monkeypatch.undo()
+    again = resolve_subjects(con, catalogue, KEY)
+    assert again["references"] == first["references"] and again != first
