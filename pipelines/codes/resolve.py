@@ -2,9 +2,13 @@
 governance must do"), as joins and set operations — never a lookup per row.
 
 Reads ``raw.registration`` and every ``raw.<category>`` with subject fields, and
-(re)writes in one transaction ``codes.subjects``, ``codes.register``,
+publishes in one transaction ``codes.subjects``, ``codes.register``,
 ``codes.subject_refs``, ``audit.code_resolutions`` and ``audit.code_conflicts``
-(docs/architecture.md, warehouse-contract.md).
+(docs/architecture.md, warehouse-contract.md), with what the next run needs:
+``codes.ref_details`` (every reference that is not ``valid``, whole: no full ID number,
+its hash and mask), ``codes.register_entries`` (the register as prepared),
+``codes.resolution_state`` (one row per run) and ``codes.subject_changes`` (the change
+log for dbt).
 
 Per record, the first rule that applies wins:
 
@@ -27,10 +31,32 @@ category at a time and classified ``BATCH_ROWS`` at a time, each batch's outcome
 to temp tables before the next is read, so memory follows the batch, not the warehouse.
 A valid USCC decides nearly every reference: the legacy-code validators and the lookups
 run only on the others.
+
+Incremental resolution. A reference's outcome is a function of its raw record, the
+register's index and the rules. Raw records never change (ingestion only appends rows
+and flips ``is_current`` / ``superseded_by``), so when the rules are those of the
+previous run (:func:`rules_fingerprint`: codes.yaml, the catalogue's subject fields,
+RULES_VERSION, the key) and no code of the previous register entries disappeared, a
+``valid`` reference stays valid (its code is still in the register, the rest of its
+row comes from its record) and a ``person`` never reads the register: both are kept.
+Only the current records without a reference and the references of any other status
+are classified again, found by a full outer join in DuckDB of each category's current
+record ids with codes.subject_refs, which also finds the references whose record is
+superseded or gone. Rows that differ from the published ones (EXCEPT against
+codes.ref_details) are deleted and inserted in codes.subject_refs, codes.ref_details and
+audit.code_resolutions; the codes.subjects / codes.register rows of the subjects they
+touch or whose register entries changed are recomputed (each row depends on its own
+subject id's entries and references only); audit.code_conflicts is recomputed when the
+register changed (:func:`register_fingerprint`; unchanged, the register is not even
+prepared again: its entries are read from codes.register_entries). The result is the
+tables a full resolution gives, row for row (tests/codes/test_codes_incremental.py);
+any other case is a full resolution, marked ``all_changed``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +77,7 @@ from .expr import (
     uscc_is_valid_expr,
     uscc_status_expr,
 )
-from .privacy import keyed_hash_sql, mask_id_expr
+from .privacy import keyed_hash, keyed_hash_sql, mask_id_expr
 from .validators import STATUS_LABELS
 
 REGISTER = "registration"
@@ -60,6 +86,10 @@ SUBJECT_ID_HEX = 16
 PERSON_PREFIX = "P"
 NAME_PREFIX = "N"
 CANDIDATE_SEP = "、"
+# Bump when the rules or what they write change: the next run is then a full resolution.
+RULES_VERSION = 1
+# Generations of codes.subject_changes kept (older ones are deleted by each run).
+KEEP_GENERATIONS = 50
 
 # Problems (audit.code_resolutions.problem, Chinese: shown to departments).
 PROBLEM_NOT_IN_REGISTER = "代码有效但登记名录中无此主体"
@@ -157,10 +187,10 @@ def _ref_categories(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> lis
     return out
 
 
-def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
-               key: bytes, rowids: tuple[int, int] | None = None) -> pl.DataFrame:
-    """Current rows of one category with subject fields (those of the table's row ids
-    ``rowids`` = [first, end) when given, in no particular order)."""
+def _refs_sql(catalogue: Catalogue, cat: Category, have: set[str], key: bytes,
+              where: list[str] | None = None) -> str:
+    """The SELECT of the current rows of one category with subject fields (REF_SCHEMA's
+    columns) from ``raw.<category> AS r``, with the extra conditions ``where``."""
     if cat.id == REGISTER:
         org_kind = catalogue.subject_kinds["organisation"]
         kind_list = ", ".join("'" + k + "'" for k in sorted(catalogue.subject_kinds.values()))
@@ -177,18 +207,31 @@ def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Catego
         id_hash = f"{keyed_hash_sql('id_no', key)} AS id_no_hash"
     else:
         id_hash = "CAST(NULL AS VARCHAR) AS id_no_hash"
-    where = ["is_current"] if "is_current" in have else []
-    if rowids is not None:
-        where.append(f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}")
-    current = f"WHERE {' AND '.join(where)}" if where else ""
-    df = con.sql(
+    conditions = ([_current(have)] if "is_current" in have else []) + list(where or [])
+    current = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (
         f"SELECT CAST(record_id AS VARCHAR) AS record_id, '{cat.id}' AS category, "
         f"{_col(have, 'department_code')}, {_col(have, 'source_file')}, "
         f"{_col(have, 'source_row', typ='BIGINT')}, {name}, {kind}, "
         f"{', '.join(fields)}, {id_hash} "
-        f"FROM raw.{_q(cat.id)} {current}"
-    ).pl()
-    return df.cast(REF_SCHEMA)
+        f"FROM raw.{_q(cat.id)} AS r {current}"
+    )
+
+
+def _current(have: set[str], alias: str = "r") -> str:
+    """The condition that a row of a raw table is current (every row when the table has no
+    ``is_current``)."""
+    return f"{alias}.is_current" if "is_current" in have else "TRUE"
+
+
+def _read_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
+               key: bytes, rowids: tuple[int, int] | None = None, where: list[str] | None = None) -> pl.DataFrame:
+    """Current rows of one category with subject fields (those of the table's row ids
+    ``rowids`` = [first, end) when given, in no particular order)."""
+    conditions = list(where or [])
+    if rowids is not None:
+        conditions.append(f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}")
+    return con.sql(_refs_sql(catalogue, cat, have, key, conditions)).pl().cast(REF_SCHEMA)
 
 
 def _read_ref_slices(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
@@ -511,31 +554,45 @@ def _classify(refs: pl.DataFrame, index: _Index, labels: pl.DataFrame, cfg: dict
     ).select(list(REF_COLUMNS)).collect()  # no full ID number beyond this point
 
 
-def _batches(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, person_kind: str,
-             categories: list[tuple[Category, set[str]]], prepared: dict[str, pl.DataFrame],
-             batch_rows: int) -> Iterator[pl.DataFrame]:
-    """Every current reference, prepared, category by category, ``batch_rows`` at a time
-    (each category read ``batch_rows`` row ids at a time; the order of the references does
-    not matter: every output table is sorted on a unique key). ``prepared`` holds
+def _prepared_frames(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
+                     categories: list[tuple[Category, set[str]]], prepared: dict[str, pl.DataFrame],
+                     batch_rows: int, todo: bool = False) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """The references to classify as (frame, prepared already) pairs, category by category:
+    every current reference (each category read ``batch_rows`` row ids at a time), or with
+    ``todo`` only the rows of ``_codes_todo`` (:func:`_find_changes`). ``prepared`` holds
     categories prepared already (the register's); each is dropped from it when reached."""
-    pending: list[pl.DataFrame] = []
-    room = batch_rows
     for cat, have in categories:
         frame = prepared.pop(cat.id, None)
-        done = frame is not None
-        frames = iter([frame]) if done else _read_ref_slices(con, catalogue, cat, have, key, batch_rows)
-        del frame
-        for frame in frames:
-            start = 0
-            while start < frame.height:
-                piece = frame.slice(start, room)
-                start += piece.height
-                room -= piece.height
-                pending.append(piece if done else _prepare(piece, person_kind))
-                if room == 0:
-                    yield pl.concat(pending)
-                    pending, room = [], batch_rows
+        if frame is not None:
+            yield frame, True
             del frame
+            continue
+        if todo:
+            frames = _read_todo_slices(con, catalogue, cat, have, key, batch_rows)
+        else:
+            frames = _read_ref_slices(con, catalogue, cat, have, key, batch_rows)
+        for frame in frames:
+            yield frame, False
+            del frame
+
+
+def _batches(frames: Iterator[tuple[pl.DataFrame, bool]], person_kind: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The references of ``frames`` (:func:`_prepared_frames`), prepared, ``batch_rows`` at
+    a time (the order of the references does not matter: every output table is sorted on
+    a unique key, or compared as a set)."""
+    pending: list[pl.DataFrame] = []
+    room = batch_rows
+    for frame, done in frames:
+        start = 0
+        while start < frame.height:
+            piece = frame.slice(start, room)
+            start += piece.height
+            room -= piece.height
+            pending.append(piece if done else _prepare(piece, person_kind))
+            if room == 0:
+                yield pl.concat(pending)
+                pending, room = [], batch_rows
+        del frame
     if pending:
         yield pl.concat(pending)
 
@@ -559,66 +616,381 @@ SUBJECT_ID_SQL = f"""
 
 SUBJECT_REF_COLUMNS = ["record_id", "category", "department_code", "subject_id", "resolved_uscc",
                        "status", "method", "confidence"]
+# codes.ref_details: a classified reference whole (no full ID number: its hash and mask).
+DETAIL_TYPES = {**{name: SQL_TYPES[dtype] for name, dtype in REF_COLUMNS.items()}, "subject_id": "VARCHAR"}
+DETAIL_COLUMNS = list(DETAIL_TYPES)
 LOGGED = ("repaired", "ambiguous", "unresolved", "unknown_subject")  # statuses in audit.code_resolutions
+# Statuses an incremental run keeps as they are: a valid USCC stays in a register whose codes
+# only grew; a person is classified without the register.
+KEPT = ("valid", "person")
+# The references codes.ref_details holds: every one but the valid ones — whose subject is a
+# register entry, which codes.subjects takes from the register (the second condition only
+# matters for register rows without a record id, which raw never has).
+DETAIL_FILTER = ("(status <> 'valid' OR subject_id NOT IN "
+                 "(SELECT code FROM _codes_entries WHERE record_id IS NOT NULL))")
 
 
-def _create_refs_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The temp tables ``_codes_subject_refs`` (every reference, the columns of
-    codes.subject_refs) and ``_codes_refs`` (REF_COLUMNS and ``subject_id`` of the
-    references codes.subjects and audit.code_resolutions read, see :func:`_insert_refs`).
+def _create_refs_tables(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> None:
+    """The temp tables of the classification: for a full resolution ``_codes_subject_refs``
+    (every reference, the columns of codes.subject_refs) and ``_codes_refs`` (DETAIL_COLUMNS
+    of the references codes.ref_details holds); for an incremental one ``_codes_new``
+    (DETAIL_COLUMNS of every reference classified), see :func:`_insert_refs`.
 
     Declared column by column, not created from an empty frame: with DuckDB 2.0, a table
     created by ``CREATE TABLE … AS`` from zero rows, then filled in the same transaction by
     an INSERT of a row group or more (122 880 rows), answers filters, joins and ORDER BY as
     if it were still empty (tests/codes/test_codes_resolve.py checks the declared tables)."""
-    types = {**{name: SQL_TYPES[dtype] for name, dtype in REF_COLUMNS.items()}, "subject_id": "VARCHAR"}
-    narrow = ", ".join(f"{name} {types[name]}" for name in SUBJECT_REF_COLUMNS)
+    wide = ", ".join(f"{name} {typ}" for name, typ in DETAIL_TYPES.items())
+    if incremental:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_new ({wide})")
+        return
+    narrow = ", ".join(f"{name} {DETAIL_TYPES[name]}" for name in SUBJECT_REF_COLUMNS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_subject_refs ({narrow})")
-    wide = ", ".join(f"{name} {typ}" for name, typ in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_refs ({wide})")
 
 
-def _insert_refs(con: duckdb.DuckDBPyConnection, refs: pl.DataFrame) -> None:
-    """Append classified references (REF_COLUMNS) with their subject id: every one to
-    ``_codes_subject_refs``; to ``_codes_refs`` only those audit.code_resolutions lists and
-    those whose subject is not a register entry — the only rows of it that SUBJECTS_SQL
-    keeps (its ``reg``: the entries of ``_codes_entries``, each joined by its record id).
-    Valid references, nearly all, name a register entry and stay out of the wide table."""
+def _insert_refs(con: duckdb.DuckDBPyConnection, refs: pl.DataFrame, incremental: bool = False) -> None:
+    """Append classified references (REF_COLUMNS) with their subject id: incrementally,
+    every one to ``_codes_new``; else every one to ``_codes_subject_refs`` and to
+    ``_codes_refs`` those of DETAIL_FILTER. Valid references, nearly all, name a register
+    entry and stay out of the wide table."""
     _register_frame(con, "_codes_refs_in", refs)
     try:
         with_id = f"(SELECT *, {SUBJECT_ID_SQL} AS subject_id FROM _codes_refs_in)"
+        if incremental:
+            con.execute(f"INSERT INTO _codes_new BY NAME SELECT {', '.join(DETAIL_COLUMNS)} FROM {with_id}")
+            return
         con.execute(f"INSERT INTO _codes_subject_refs BY NAME SELECT {', '.join(SUBJECT_REF_COLUMNS)} "
                     f"FROM {with_id}")
-        con.execute(f"""INSERT INTO _codes_refs BY NAME SELECT * FROM {with_id}
-            WHERE status IN {LOGGED!r}
-               OR subject_id NOT IN (SELECT code FROM _codes_entries WHERE record_id IS NOT NULL)""")
+        con.execute(f"INSERT INTO _codes_refs BY NAME SELECT {', '.join(DETAIL_COLUMNS)} FROM {with_id} "
+                    f"WHERE {DETAIL_FILTER}")
     finally:
         con.unregister("_codes_refs_in")
 
 
-def _classify_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, cfg: dict[str, Any],
-                   batch_rows: int) -> None:
-    """Prepare the register, index its entries and register them as ``_codes_entries``
-    (every reference is looked up in them); then classify every current reference into
-    the temp tables of :func:`_create_refs_tables`, ``batch_rows`` at a time, each batch
-    written before the next is read."""
+def _prepare_register(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
+                      categories: list[tuple[Category, set[str]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The current registration rows, prepared (:func:`_prepare`), and the register entries
+    made of them (:func:`_register_entries`)."""
     person_kind = catalogue.subject_kinds["person"]
-    categories = _ref_categories(con, catalogue)
-    labels = _field_labels([cat for cat, _ in categories])
     reg = next(((cat, have) for cat, have in categories if cat.id == REGISTER), None)
     registration = (_read_refs(con, catalogue, *reg, key) if reg is not None
                     else pl.DataFrame(schema=REF_SCHEMA))
-    prepared = {REGISTER: _prepare(registration, person_kind)}
+    prepared = _prepare(registration, person_kind)
     del registration
-    entries = _register_entries(prepared[REGISTER])
-    index = _Index.of(entries)
-    _register_frame(con, "_codes_entries", entries)
-    del entries
-    _create_refs_tables(con)
-    for batch in _batches(con, catalogue, key, person_kind, categories, prepared, batch_rows):
-        _insert_refs(con, _classify(batch, index, labels, cfg))
+    return prepared, _register_entries(prepared)
 
 
+def _classify_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, cfg: dict[str, Any],
+                   categories: list[tuple[Category, set[str]]], index: _Index,
+                   prepared: dict[str, pl.DataFrame], batch_rows: int, incremental: bool = False) -> None:
+    """Classify the references — every current one, or incrementally those of
+    ``_codes_todo`` — into the temp tables of :func:`_create_refs_tables`, ``batch_rows``
+    at a time, each batch written before the next is read."""
+    person_kind = catalogue.subject_kinds["person"]
+    labels = _field_labels([cat for cat, _ in categories])
+    _create_refs_tables(con, incremental)
+    frames = _prepared_frames(con, catalogue, key, categories, prepared, batch_rows, todo=incremental)
+    for batch in _batches(frames, person_kind, batch_rows):
+        _insert_refs(con, _classify(batch, index, labels, cfg), incremental)
+
+
+# ---------------------------------------------------------------- incremental resolution
+
+
+def _read_todo_slices(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat: Category, have: set[str],
+                      key: bytes, rows: int) -> Iterator[pl.DataFrame]:
+    """The rows of one category listed in ``_codes_todo``, at most ``rows`` at a time: each
+    slice is a range of the table's row ids (pruned to its row groups) filtered to the
+    listed ones, so neither the category nor the list is read whole into a frame."""
+    ranges = con.execute(
+        """SELECT min(rid), max(rid) FROM (
+               SELECT rid, (row_number() OVER (ORDER BY rid) - 1) // ? AS chunk
+               FROM _codes_todo WHERE category = ?)
+           GROUP BY chunk ORDER BY 1""", [int(rows), cat.id]).fetchall()
+    for lo, hi in ranges:
+        listed = (f"rowid IN (SELECT rid FROM _codes_todo WHERE category = '{cat.id}' "
+                  f"AND rid BETWEEN {int(lo)} AND {int(hi)})")
+        frame = _read_refs(con, catalogue, cat, have, key, (lo, hi + 1), [listed])
+        if frame.height:
+            yield frame
+
+
+def _find_changes(con: duckdb.DuckDBPyConnection, categories: list[tuple[Category, set[str]]]) -> bool:
+    """Set operations in DuckDB against the published codes.subject_refs, into temp tables:
+    ``_codes_todo`` (category, row id, record id) — the current records to classify: those
+    without a reference yet and those whose status is not one of KEPT; ``_codes_gone``
+    (category, record id, subject id) — the references whose record is no longer current
+    (superseded) or gone, or whose category is no longer read. One full outer join of a
+    category's current record ids with its references finds both. False when a record to
+    classify has no record id or shares it with another (raw never has such records; the
+    caller then resolves in full)."""
+    kept = ", ".join(f"'{s}'" for s in KEPT)
+    con.execute("CREATE OR REPLACE TEMP TABLE _codes_todo (category VARCHAR, rid BIGINT, record_id VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _codes_gone (category VARCHAR, record_id VARCHAR, subject_id VARCHAR)")
+    read = ", ".join(f"'{cat.id}'" for cat, _ in categories) or "NULL"
+    con.execute(f"""INSERT INTO _codes_gone SELECT category, record_id, subject_id FROM codes.subject_refs
+                    WHERE category NOT IN ({read}) OR category IS NULL""")
+    for cat, have in categories:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_delta AS
+            SELECT r.rid, r.record_id AS raw_id, s.record_id AS ref_id, s.subject_id, s.found
+            FROM (SELECT rowid AS rid, CAST(record_id AS VARCHAR) AS record_id
+                  FROM raw.{_q(cat.id)} AS r WHERE {_current(have)}) AS r
+            FULL OUTER JOIN (SELECT record_id, subject_id, status, TRUE AS found FROM codes.subject_refs
+                             WHERE category = '{cat.id}') AS s
+              ON s.record_id = r.record_id
+            WHERE r.rid IS NULL OR s.found IS NULL OR s.status NOT IN ({kept})""")
+        con.execute(f"""INSERT INTO _codes_todo SELECT '{cat.id}', rid, raw_id FROM _codes_delta
+                        WHERE rid IS NOT NULL""")
+        con.execute(f"""INSERT INTO _codes_gone SELECT '{cat.id}', ref_id, subject_id FROM _codes_delta
+                        WHERE rid IS NULL""")
+    con.execute("DROP TABLE IF EXISTS _codes_delta")
+    nulls, dups = con.execute("""SELECT count(*) FILTER (WHERE record_id IS NULL),
+                                        count(record_id) - count(DISTINCT (category, record_id))
+                                 FROM _codes_todo""").fetchall()[0]
+    return not nulls and not dups
+
+
+NARROW_DIFFERS = ("({a}.department_code, {a}.subject_id, {a}.resolved_uscc, {a}.status, {a}.method, {a}.confidence) "
+                  "IS DISTINCT FROM ({b}.department_code, {b}.subject_id, {b}.resolved_uscc, {b}.status, "
+                  "{b}.method, {b}.confidence)")
+
+
+def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> None:
+    """From the classified references (``_codes_new``), before the transaction:
+
+    - ``_codes_changed`` — those whose row (DETAIL_COLUMNS) is not already published in
+      codes.ref_details: new references, and re-classified ones whose outcome changed in
+      any column (a re-classified reference was not valid nor a person, so its previous
+      row is in codes.ref_details);
+    - ``_codes_out`` — the keys to delete from the published tables (gone or changed);
+    - ``_codes_ref_log`` — the subject ids to log for the references: the old and the new
+      of every reference added, removed, or whose codes.subject_refs row changes;
+    - ``_codes_affected`` — the subjects whose codes.subjects row may change: the old and
+      new subject ids of every reference gone or changed (codes.ref_details changes only
+      there), and with ``register_changed`` the codes whose register entries changed
+      (the register part of a subject is made of its code's entries only);
+    - ``_codes_entries_out`` / ``_codes_entries_in`` — the register entries to delete from /
+      add to codes.register_entries (empty unless ``register_changed``).
+    """
+    cols = ", ".join(DETAIL_COLUMNS)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_changed AS
+        SELECT {cols} FROM _codes_new
+        EXCEPT
+        SELECT {cols} FROM codes.ref_details AS d
+        WHERE EXISTS (SELECT 1 FROM _codes_new AS n WHERE n.category = d.category AND n.record_id = d.record_id)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _codes_out AS
+        SELECT category, record_id FROM _codes_gone
+        UNION
+        SELECT category, record_id FROM _codes_changed""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_pairs AS
+        SELECT c.subject_id AS new_id, s.subject_id AS old_id, s.record_id IS NOT NULL AS existed,
+               {NARROW_DIFFERS.format(a='c', b='s')} AS differs
+        FROM _codes_changed AS c
+        LEFT JOIN codes.subject_refs AS s ON s.category = c.category AND s.record_id = c.record_id""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _codes_ref_log AS
+        SELECT subject_id FROM _codes_gone
+        UNION SELECT new_id FROM _codes_pairs WHERE NOT existed OR differs
+        UNION SELECT old_id FROM _codes_pairs WHERE existed AND differs""")
+    ec = ", ".join(ENTRY_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_out AS SELECT {ec} FROM codes.register_entries "
+                + (f"EXCEPT SELECT {ec} FROM _codes_entries" if register_changed else "WHERE FALSE"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_in AS SELECT {ec} FROM _codes_entries "
+                + (f"EXCEPT SELECT {ec} FROM codes.register_entries" if register_changed else "WHERE FALSE"))
+    con.execute("""CREATE OR REPLACE TEMP TABLE _codes_affected AS
+        SELECT subject_id FROM _codes_gone
+        UNION SELECT new_id FROM _codes_pairs
+        UNION SELECT old_id FROM _codes_pairs
+        UNION SELECT code FROM _codes_entries_out
+        UNION SELECT code FROM _codes_entries_in""")
+    con.execute("DROP TABLE _codes_pairs")
+
+
+# ---------------------------------------------------------------- state
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _sha(value: Any) -> str:
+    return hashlib.sha256(_json(value).encode("utf-8")).hexdigest()
+
+
+# The fields of a category the classification reads (the register's name and entity type).
+SUBJECT_FIELDS = ("subject_name", "subject_kind", "name", "entity_type", *CODE_FIELDS)
+# The raw columns it reads: a change of their presence or type in a raw table read before
+# means a full resolution.
+READ_COLUMNS = ("record_id", "department_code", "source_file", "source_row", "is_current", "id_no_hash",
+                *SUBJECT_FIELDS)
+
+
+def rules_fingerprint(catalogue: Catalogue, cfg: dict[str, Any], key: bytes) -> str:
+    """What the outcome of a reference depends on besides the raw record and the register:
+    ``catalogs/codes.yaml`` (as read), the subject fields of every category with subject
+    references (labels included), the subject kinds, RULES_VERSION and the pseudonym key
+    (as a keyed hash of a constant)."""
+    cats = [
+        {"id": cat.id, "subject_ref_fields": [f.name for f in cat.subject_ref_fields],
+         "fields": [cat.by_name[n].model_dump(mode="json") for n in SUBJECT_FIELDS if n in cat.by_name]}
+        for cat in sorted(catalogue.categories.values(), key=lambda c: c.id)
+        if cat.has_subject and cat.subject_ref_fields
+    ]
+    return _sha({"version": RULES_VERSION, "codes": cfg, "subject_kinds": catalogue.subject_kinds,
+                 "categories": cats, "key": keyed_hash("credit-codes-resolution", key)})
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection, categories: list[tuple[Category, set[str]]]) -> dict[str, str]:
+    """Per category read, a fingerprint of the columns the stage reads that its raw table
+    has, with their types."""
+    wanted = set(READ_COLUMNS) | set(REGISTRATION_COLUMNS)
+    rows = con.execute("""SELECT table_name, column_name, data_type FROM information_schema.columns
+                          WHERE table_schema = 'raw'""").fetchall()
+    read = {cat.id for cat, _ in categories}
+    out: dict[str, list[str]] = {}
+    for table, column, typ in rows:
+        if table in read and column in wanted:
+            out.setdefault(table, []).append(f"{column} {typ}")
+    return {t: _sha(sorted(cols))[:16] for t, cols in sorted(out.items())}
+
+
+def register_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """Every raw.registration row (current or not) as far as the stage reads it: the
+    register entries, codes.subjects' register attributes and 重码 detection depend on
+    nothing else. Order-independent (a sum of row hashes), computed in DuckDB."""
+    have = _columns(con, REGISTER)
+    cols = sorted(c for c in set(READ_COLUMNS) | set(REGISTRATION_COLUMNS) if c in have)
+    if not have or not cols:
+        return "none"
+    n, total = con.execute(
+        f"SELECT count(*), CAST(coalesce(sum(CAST(hash({', '.join(_q(c) for c in cols)}) AS HUGEINT)), 0) "
+        f"AS VARCHAR) FROM raw.{REGISTER}").fetchall()[0]
+    return _sha([n, total, cols])[:32]
+
+
+STATE_COLUMNS = {
+    "generation": "BIGINT", "mode": "VARCHAR", "reason": "VARCHAR", "rules_fingerprint": "VARCHAR",
+    "register_fingerprint": "VARCHAR", "raw_columns": "VARCHAR", "all_changed": "BOOLEAN",
+    "refs": "BIGINT", "ref_details": "BIGINT", "refs_classified": "BIGINT", "refs_changed": "BIGINT",
+    "refs_removed": "BIGINT", "subjects": "BIGINT", "subjects_changed": "BIGINT",
+    "resolved_at": "TIMESTAMP",
+}
+# The tables an incremental run starts from.
+STATE_TABLES = ("codes.resolution_state", "codes.subject_changes", "codes.subject_refs", "codes.ref_details",
+                "codes.register_entries", "codes.subjects", "codes.register", "audit.code_resolutions",
+                "audit.code_conflicts")
+
+
+def _tables_present(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {f"{s}.{t}" for s, t in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+    ).fetchall()}
+
+
+def last_resolution(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The latest row of codes.resolution_state (None before the first run)."""
+    if "codes.resolution_state" not in _tables_present(con):
+        return None
+    cur = con.execute("SELECT * FROM codes.resolution_state ORDER BY generation DESC LIMIT 1")
+    rows = cur.fetchall()
+    return dict(zip([d[0] for d in cur.description], rows[0], strict=True)) if rows else None
+
+
+@dataclass
+class _Plan:
+    """What a run does: ``reason`` is None for an incremental run, else why it is full
+    (Chinese, kept in codes.resolution_state)."""
+
+    generation: int
+    rules: str
+    register: str
+    raw_columns: dict[str, str]
+    previous: dict[str, Any] | None
+    reason: str | None = None
+    register_changed: bool = True  # the register entries are prepared from raw, not loaded
+
+
+def _plan(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cfg: dict[str, Any], key: bytes,
+          categories: list[tuple[Category, set[str]]], full: bool) -> _Plan:
+    """Incremental when the previous state exists with the same rules fingerprint, every
+    table it left is there as it left it (row counts), and no raw table read before
+    changed its columns; the register's codes are checked after (:func:`_register_shrank`)."""
+    present = _tables_present(con)
+    prev = last_resolution(con)
+    plan = _Plan(generation=(prev["generation"] + 1) if prev else 1, rules=rules_fingerprint(catalogue, cfg, key),
+                 register=register_fingerprint(con), raw_columns=_raw_columns(con, categories), previous=prev)
+    if full:
+        plan.reason = "按要求全量解析"
+    elif prev is None:
+        plan.reason = "无先前解析状态"
+    elif any(t not in present for t in STATE_TABLES):
+        plan.reason = "先前的代码治理表不完整"
+    elif prev["rules_fingerprint"] != plan.rules:
+        plan.reason = "解析规则（codes.yaml、目录主体字段或程序版本）已变更"
+    elif any(json.loads(prev["raw_columns"]).get(t, cols) != cols for t, cols in plan.raw_columns.items()):
+        plan.reason = "原始表的相关列已变更"
+    elif con.execute("SELECT (SELECT count(*) FROM codes.subject_refs), (SELECT count(*) FROM codes.ref_details)"
+                     ).fetchall()[0] != (prev["refs"], prev["ref_details"]):
+        plan.reason = "已发布的代码治理表与解析状态不一致"
+    else:
+        plan.register_changed = prev["register_fingerprint"] != plan.register
+    return plan
+
+
+def _register_shrank(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the register forbids an incremental run (None if it does not): a code of the
+    previous register entries (codes.register_entries) is not a code of the current ones
+    (``_codes_entries``), or an entry has no record id or shares it with another (raw
+    never has such records)."""
+    gone, no_id, dup = con.execute("""SELECT
+        (SELECT count(*) FROM codes.register_entries p WHERE NOT EXISTS (
+             SELECT 1 FROM _codes_entries e WHERE e.code = p.code)),
+        (SELECT count(*) FROM codes.register_entries WHERE record_id IS NULL)
+        + (SELECT count(*) FROM _codes_entries WHERE record_id IS NULL),
+        (SELECT count(*) - count(DISTINCT record_id) FROM _codes_entries)""").fetchall()[0]
+    if gone:
+        return f"登记名录中有 {gone} 个代码消失"
+    if no_id or dup:
+        return "登记记录的记录编号缺失或重复"
+    return None
+
+
+ENTRY_COLUMNS = ["record_id", "code", "subject_name", "name_norm", "subject_kind", "r_norm"]
+
+
+def _create_state_tables(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ", ".join(f"{n} {t}" for n, t in STATE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS codes.resolution_state ({cols})")
+    con.execute("CREATE TABLE IF NOT EXISTS codes.subject_changes (generation BIGINT, subject_id VARCHAR)")
+
+
+def _finish_state(con: duckdb.DuckDBPyConnection, plan: _Plan, counts: dict[str, int]) -> None:
+    """Prune the change log to the last KEEP_GENERATIONS generations and add this run's
+    state row (inside the publishing transaction)."""
+    gen = plan.generation
+    con.execute("DELETE FROM codes.subject_changes WHERE generation <= ?", [gen - KEEP_GENERATIONS])
+    refs, details, subjects = con.execute(
+        "SELECT (SELECT count(*) FROM codes.subject_refs), (SELECT count(*) FROM codes.ref_details), "
+        "(SELECT count(*) FROM codes.subjects)").fetchall()[0]
+    logged = con.execute("SELECT count(*) FROM codes.subject_changes WHERE generation = ?", [gen]).fetchall()[0][0]
+    row = {
+        "generation": gen, "mode": "full" if plan.reason else "incremental", "reason": plan.reason,
+        "rules_fingerprint": plan.rules, "register_fingerprint": plan.register,
+        "raw_columns": _json(plan.raw_columns), "all_changed": plan.reason is not None,
+        "refs": refs, "ref_details": details, "refs_classified": counts.get("classified", refs),
+        "refs_changed": counts.get("changed", refs), "refs_removed": counts.get("removed", 0),
+        "subjects": subjects, "subjects_changed": logged,
+    }
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"INSERT INTO codes.resolution_state ({names}, resolved_at) VALUES ({marks}, now()::TIMESTAMP)",
+                list(row.values()))
+
+
+# ---------------------------------------------------------------- publishing
+
+
+# codes.subjects: every subject ({codes} and {subjects} TRUE), or those of _codes_affected.
 SUBJECTS_SQL = """
 WITH reg AS (  -- the latest current registration row of each valid code
     SELECT e.code AS subject_id, e.code AS uscc, r.name, e.name_norm, e.subject_kind,
@@ -628,13 +1000,14 @@ WITH reg AS (  -- the latest current registration row of each valid code
            row_number() OVER (PARTITION BY e.code ORDER BY r.batch_date DESC NULLS LAST,
                r.batch DESC NULLS LAST, r.source_file DESC, r.source_row DESC, r.record_id) AS rk
     FROM _codes_entries e JOIN _codes_registration r ON r.record_id = e.record_id
+    WHERE {codes}
 ),
 refs AS (  -- subjects known from records only
     SELECT subject_id, resolved_uscc AS uscc, subject_name AS name, name_norm, subject_kind,
            id_no_masked,
            count(*) OVER (PARTITION BY subject_id, name_norm) AS n_same
-    FROM _codes_refs
-    WHERE subject_id IS NOT NULL AND subject_id NOT IN (SELECT subject_id FROM reg)
+    FROM codes.ref_details
+    WHERE subject_id IS NOT NULL AND subject_id NOT IN (SELECT subject_id FROM reg) AND {subjects}
 ),
 other AS (
     SELECT subject_id, uscc, name, name_norm, subject_kind,
@@ -644,7 +1017,7 @@ other AS (
            CAST(NULL AS VARCHAR) AS legal_rep, id_no_masked AS legal_rep_id_masked,
            CAST(NULL AS VARCHAR) AS reg_no, substr(uscc, 9, 9) AS org_code, FALSE AS in_register,
            row_number() OVER (PARTITION BY subject_id ORDER BY n_same DESC, name_norm, name,
-               subject_kind) AS rk
+               subject_kind, id_no_masked) AS rk
     FROM refs
 )
 SELECT subject_id, uscc, name, name_norm, subject_kind, entity_type, region_code, industry_code,
@@ -683,29 +1056,138 @@ FROM cur c JOIN multi m USING (name_norm)
 ORDER BY kind, uscc, name
 """
 
+def _subjects_sql(affected: bool = False) -> str:
+    """SUBJECTS_SQL for every subject, or for the subject ids of ``_codes_affected`` only
+    (each row of codes.subjects depends on its own subject id's entries and references
+    only: the filters restrict whole partitions)."""
+    if not affected:
+        return SUBJECTS_SQL.format(codes="TRUE", subjects="TRUE")
+    return SUBJECTS_SQL.format(codes="e.code IN (SELECT subject_id FROM _codes_affected)",
+                               subjects="subject_id IN (SELECT subject_id FROM _codes_affected)")
+
+
+TEMP_TABLES = ("_codes_refs", "_codes_subject_refs", "_codes_new", "_codes_todo", "_codes_gone",
+               "_codes_changed", "_codes_out", "_codes_pairs", "_codes_ref_log", "_codes_affected",
+               "_codes_subjects_next", "_codes_delta", "_codes_entries_out", "_codes_entries_in")
+REGISTERED = ("_codes_entries", "_codes_all_registrations")
+
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP TABLE IF EXISTS _codes_refs; DROP TABLE IF EXISTS _codes_subject_refs; "
-                "DROP VIEW IF EXISTS _codes_registration")
+    for t in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP VIEW IF EXISTS _codes_registration")
+
+
+def _publish_register(con: duckdb.DuckDBPyConnection) -> None:
+    """audit.code_conflicts and codes.register_entries: functions of the registration rows
+    only."""
+    con.execute(f"CREATE OR REPLACE TABLE audit.code_conflicts AS {CONFLICTS_SQL}")
+    con.execute(f"""CREATE OR REPLACE TABLE codes.register_entries AS
+        SELECT {', '.join(ENTRY_COLUMNS)} FROM _codes_entries ORDER BY code, record_id""")
+
+
+def _publish_full(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""CREATE OR REPLACE TABLE codes.ref_details AS
+        SELECT * FROM _codes_refs ORDER BY category, record_id""")
+    con.execute(f"CREATE OR REPLACE TABLE codes.subjects AS {_subjects_sql()}")
+    con.execute("""CREATE OR REPLACE TABLE codes.register AS
+        SELECT * FROM codes.subjects WHERE in_register ORDER BY subject_id""")
+    con.execute("""CREATE OR REPLACE TABLE codes.subject_refs AS
+        SELECT record_id, category, department_code, subject_id, resolved_uscc, status, method,
+               confidence
+        FROM _codes_subject_refs ORDER BY category, record_id""")
+    con.execute(f"""CREATE OR REPLACE TABLE audit.code_resolutions AS
+        SELECT {', '.join(RESOLUTION_COLUMNS)}
+        FROM codes.ref_details
+        WHERE status IN {LOGGED!r}
+        ORDER BY source_file, source_row, category, record_id""")
+    _publish_register(con)
+
+
+def _publish_incremental(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
+    """Delete + insert of the references gone or changed, of the rows of codes.subjects and
+    codes.register of the affected subjects and of the register entries that changed;
+    audit.code_conflicts recomputed when the register changed; the change log."""
+    for table in ("codes.subject_refs", "codes.ref_details", "audit.code_resolutions"):
+        con.execute(f"""DELETE FROM {table} AS t USING _codes_out AS o
+                        WHERE t.category = o.category AND t.record_id = o.record_id""")
+    con.execute(f"""INSERT INTO codes.subject_refs SELECT {', '.join(SUBJECT_REF_COLUMNS)}
+                    FROM _codes_changed ORDER BY category, record_id""")
+    con.execute(f"""INSERT INTO codes.ref_details SELECT {', '.join(DETAIL_COLUMNS)}
+                    FROM _codes_changed WHERE {DETAIL_FILTER} ORDER BY category, record_id""")
+    con.execute(f"""INSERT INTO audit.code_resolutions SELECT {', '.join(RESOLUTION_COLUMNS)}
+                    FROM _codes_changed WHERE status IN {LOGGED!r}
+                    ORDER BY source_file, source_row, category, record_id""")
+    # codes.ref_details is as full resolution leaves it: the affected subjects anew.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_subjects_next AS {_subjects_sql(affected=True)}")
+    old = "(SELECT * FROM codes.subjects WHERE subject_id IN (SELECT subject_id FROM _codes_affected))"
+    con.execute(f"""INSERT INTO codes.subject_changes
+        SELECT {int(plan.generation)}, subject_id FROM (
+            SELECT subject_id FROM _codes_ref_log
+            UNION SELECT subject_id FROM (SELECT * FROM {old} EXCEPT SELECT * FROM _codes_subjects_next)
+            UNION SELECT subject_id FROM (SELECT * FROM _codes_subjects_next EXCEPT SELECT * FROM {old}))""")
+    for table, rows in (("codes.subjects", "TRUE"), ("codes.register", "in_register")):
+        con.execute(f"DELETE FROM {table} WHERE subject_id IN (SELECT subject_id FROM _codes_affected)")
+        con.execute(f"INSERT INTO {table} SELECT * FROM _codes_subjects_next WHERE {rows} ORDER BY subject_id")
+    con.execute("DROP TABLE _codes_subjects_next")
+    if plan.register_changed:
+        con.execute("""DELETE FROM codes.register_entries
+                       WHERE record_id IN (SELECT record_id FROM _codes_entries_out)""")
+        con.execute(f"""INSERT INTO codes.register_entries SELECT {', '.join(ENTRY_COLUMNS)}
+                        FROM _codes_entries_in ORDER BY code, record_id""")
+        con.execute(f"CREATE OR REPLACE TABLE audit.code_conflicts AS {CONFLICTS_SQL}")
+
+
+# ---------------------------------------------------------------- entry point
 
 
 def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
-                     batch_rows: int = BATCH_ROWS) -> dict[str, Any]:
-    """Resolve every current subject reference; (re)write the codes tables in one
-    transaction. Returns summary counts. References are classified ``batch_rows`` at a
-    time (:func:`_classify_refs`); the results are identical for any batch size."""
+                     batch_rows: int = BATCH_ROWS, full: bool = False) -> dict[str, Any]:
+    """Resolve the current subject references and publish the codes tables in one
+    transaction: incrementally when the previous run's state allows it (:func:`_plan`,
+    :func:`_register_shrank`), else — or with ``full`` — in full. Both give the same
+    tables. Returns summary counts. References are classified ``batch_rows`` at a time
+    (:func:`_classify_refs`); the results are identical for any batch size."""
     cfg = codes_settings(catalogue)
+    categories = _ref_categories(con, catalogue)
+    plan = _plan(con, catalogue, cfg, key, categories, full)
+    counts: dict[str, int] = {}
     try:
         # The classification fills this connection's temp tables (invisible to others,
         # gone with the connection) outside the transaction: rows inserted in a
         # transaction stay in its uncompressed local storage until commit, about 0.5 GB
         # per million references that DuckDB's memory limit does not cap. The published
-        # tables are then replaced in one transaction.
-        _classify_refs(con, catalogue, key, cfg, batch_rows)
-        _register_frame(con, "_codes_all_registrations", _all_registrations(con))
+        # tables are then replaced (in full) or updated (incrementally) in one transaction.
+        prepared: dict[str, pl.DataFrame] = {}
+        if plan.register_changed:
+            prepared[REGISTER], entries = _prepare_register(con, catalogue, key, categories)
+        else:  # the registration rows are as the previous run prepared them
+            entries = con.sql(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM codes.register_entries").pl().cast(
+                dict.fromkeys(ENTRY_COLUMNS, pl.String))
+        _register_frame(con, "_codes_entries", entries)
+        if plan.reason is None:
+            plan.reason = _register_shrank(con)
+        if plan.reason is None and not _find_changes(con, categories):
+            plan.reason = "待解析记录的记录编号缺失或重复"
+        if plan.reason is not None and not plan.register_changed:
+            plan.register_changed = True  # a full run publishes every table
+        index = _Index.of(entries)
+        del entries
+        if plan.reason is None:
+            prepared.clear()  # the register's rows to classify are read with the others
+            _classify_refs(con, catalogue, key, cfg, categories, index, prepared, batch_rows, incremental=True)
+            _diff_changes(con, plan.register_changed)
+            counts = dict(zip(("classified", "changed", "removed"), con.execute(
+                "SELECT (SELECT count(*) FROM _codes_new), (SELECT count(*) FROM _codes_changed), "
+                "(SELECT count(*) FROM _codes_gone)").fetchall()[0], strict=True))
+        else:
+            _classify_refs(con, catalogue, key, cfg, categories, index, prepared, batch_rows)
+        del index, prepared
+        if plan.register_changed:
+            _register_frame(con, "_codes_all_registrations", _all_registrations(con))
         con.execute(f"CREATE OR REPLACE TEMP VIEW _codes_registration AS {_registration_sql(con)}")
     except Exception:
-        for v in ("_codes_entries", "_codes_all_registrations"):
+        for v in REGISTERED:
             con.unregister(v)
         _drop_temp(con)
         raise
@@ -713,29 +1195,20 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS codes")
         con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        con.execute(f"CREATE OR REPLACE TABLE codes.subjects AS {SUBJECTS_SQL}")
-        con.execute("""CREATE OR REPLACE TABLE codes.register AS
-            SELECT * FROM codes.subjects WHERE in_register ORDER BY subject_id""")
-        con.execute("""CREATE OR REPLACE TABLE codes.subject_refs AS
-            SELECT record_id, category, department_code, subject_id, resolved_uscc, status, method,
-                   confidence
-            FROM _codes_subject_refs ORDER BY category, record_id""")
-        con.execute(f"""CREATE OR REPLACE TABLE audit.code_resolutions AS
-            SELECT {', '.join(RESOLUTION_COLUMNS)}
-            FROM _codes_refs
-            WHERE status IN {LOGGED!r}
-            ORDER BY source_file, source_row, category, record_id""")
-        con.execute(f"CREATE OR REPLACE TABLE audit.code_conflicts AS {CONFLICTS_SQL}")
-        con.execute("DROP TABLE _codes_refs")
-        con.execute("DROP TABLE _codes_subject_refs")
-        con.execute("DROP VIEW _codes_registration")
+        _create_state_tables(con)
+        if plan.reason is None:
+            _publish_incremental(con, plan)
+        else:
+            _publish_full(con)
+        _finish_state(con, plan, counts)
+        _drop_temp(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         _drop_temp(con)  # made before the transaction: the rollback kept them
         raise
     finally:
-        for v in ("_codes_entries", "_codes_all_registrations"):
+        for v in REGISTERED:
             con.unregister(v)
     return _summary(con)
 

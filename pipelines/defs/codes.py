@@ -3,7 +3,8 @@ subject, explain every repair, detect 重码 / 多码.
 
 Writes ``codes.subjects``, ``codes.register``, ``codes.subject_refs``,
 ``audit.code_resolutions`` and ``audit.code_conflicts`` in one transaction (library:
-``pipelines.codes.resolve``), in the DuckDB writer pool. Checks per department: share of
+``pipelines.codes.resolve``), in the DuckDB writer pool — incrementally when the previous
+run's state allows it, with the change log ``codes.subject_changes`` (docs/architecture.md). Checks per department: share of
 references resolved (minimum, ERROR) and share repaired (maximum, WARN), thresholds in
 ``catalogs/codes.yaml``."""
 
@@ -60,7 +61,7 @@ def _upstream() -> list[dg.AssetKey]:
 )
 def resolve_subject_codes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     from pipelines.codes.privacy import pseudonym_key
-    from pipelines.codes.resolve import resolve_subjects
+    from pipelines.codes.resolve import last_resolution, resolve_subjects
 
     catalogue = load_catalogue()
     checks = catalogue.setting("codes.checks")
@@ -68,6 +69,10 @@ def resolve_subject_codes(context: dg.AssetExecutionContext, warehouse: Warehous
     with warehouse.connect() as con:
         summary = resolve_subjects(con, catalogue, pseudonym_key(warehouse.paths.data_dir))
         context.log.info(f"code governance: {summary}")
+        state = last_resolution(con) or {}
+        run = {k: state.get(k) for k in ("generation", "mode", "reason", "refs_classified", "refs_changed",
+                                         "refs_removed", "subjects_changed")}
+        context.log.info(f"code governance run: {run}")
         per_dept = {
             d: (int(n), int(ok), int(rep))
             for d, n, ok, rep in con.execute(
@@ -84,6 +89,7 @@ def resolve_subject_codes(context: dg.AssetExecutionContext, warehouse: Warehous
         meta: dict[str, Any] = {"dagster/row_count": int(counts[k])}
         if k == ("codes", "subject_refs"):
             meta.update({f"status_{s}": v for s, v in summary.get("by_status", {}).items()})
+            meta.update({f"resolution_{n}": v for n, v in run.items() if v is not None})
         if k == ("audit", "code_conflicts"):
             meta.update({f"conflicts_{s}": v for s, v in summary.get("conflicts", {}).items()})
         yield dg.MaterializeResult(asset_key=dg.AssetKey(list(k)), metadata=meta)
