@@ -408,6 +408,28 @@ def test_a_register_code_that_disappears_means_a_full_resolution(con, catalogue)
     assert _differences(con, ref) == {}
 
 
+def test_changed_raw_columns_mean_a_full_resolution(con, catalogue):
+    """A raw table read before whose columns changed (here the ID hash column is gone, so
+    the hash is computed from the ID number): full. A category whose table is gone: its
+    references are removed incrementally."""
+    resolve_subjects(con, catalogue, KEY)
+    step_register_record_superseded(con)  # creates raw.admin_license
+    resolve_subjects(con, catalogue, KEY)
+    assert last_resolution(con)["mode"] == "incremental"
+    con.execute("DROP TABLE raw.admin_license")
+    before = _snapshot(con)
+    resolve_subjects(con, catalogue, KEY)
+    state = last_resolution(con)
+    assert (state["mode"], state["refs_removed"]) == ("incremental", 3)
+    assert _logged(con, 3) == _changed_subjects(before, _snapshot(con))
+    assert _differences(con, _full_copy(con, catalogue)) == {}
+    con.execute("ALTER TABLE raw.admin_penalty DROP COLUMN id_no_hash")
+    resolve_subjects(con, catalogue, KEY)
+    state = last_resolution(con)
+    assert (state["mode"], state["all_changed"]) == ("full", True) and "列" in state["reason"]
+    assert _differences(con, _full_copy(con, catalogue)) == {}
+
+
 def test_forced_full_and_missing_tables(con, catalogue):
     resolve_subjects(con, catalogue, KEY)
     resolve_subjects(con, catalogue, KEY, full=True)
