@@ -7,8 +7,8 @@ publishes in one transaction ``codes.subjects``, ``codes.register``,
 (docs/architecture.md, warehouse-contract.md), with what the next run needs:
 ``codes.ref_details`` (every reference that is not ``valid``, whole: no full ID number,
 its hash and mask), ``codes.register_entries`` (the register as prepared),
-``codes.resolution_state`` (one row per run) and ``codes.subject_changes`` (the change
-log for dbt).
+``codes.resolution_state`` (one row per run that publishes: a generation) and
+``codes.subject_changes`` (the change log for dbt).
 
 Per record, the first rule that applies wins:
 
@@ -1146,8 +1146,10 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
     """Resolve the current subject references and publish the codes tables in one
     transaction: incrementally when the previous run's state allows it (:func:`_plan`,
     :func:`_register_shrank`), else — or with ``full`` — in full. Both give the same
-    tables. Returns summary counts. References are classified ``batch_rows`` at a time
-    (:func:`_classify_refs`); the results are identical for any batch size."""
+    tables. Each run that publishes adds a generation to codes.resolution_state; an
+    incremental run that finds nothing to change publishes nothing. Returns summary
+    counts. References are classified ``batch_rows`` at a time (:func:`_classify_refs`);
+    the results are identical for any batch size."""
     cfg = codes_settings(catalogue)
     categories = _ref_categories(con, catalogue)
     plan = _plan(con, catalogue, cfg, key, categories, full)
@@ -1183,6 +1185,8 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         else:
             _classify_refs(con, catalogue, key, cfg, categories, index, prepared, batch_rows)
         del index, prepared
+        unchanged = (plan.reason is None and not plan.register_changed
+                     and not counts["changed"] and not counts["removed"])
         if plan.register_changed:
             _register_frame(con, "_codes_all_registrations", _all_registrations(con))
         con.execute(f"CREATE OR REPLACE TEMP VIEW _codes_registration AS {_registration_sql(con)}")
@@ -1191,6 +1195,13 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
             con.unregister(v)
         _drop_temp(con)
         raise
+    if unchanged:
+        # Nothing to publish: every table is as the latest generation left it, and stays
+        # so — no new generation either (a run with nothing new changes no table).
+        for v in REGISTERED:
+            con.unregister(v)
+        _drop_temp(con)
+        return _summary(con)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS codes")

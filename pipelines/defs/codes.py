@@ -67,11 +67,15 @@ def resolve_subject_codes(context: dg.AssetExecutionContext, warehouse: Warehous
     checks = catalogue.setting("codes.checks")
     min_resolved, max_repaired = float(checks["min_resolved_share"]), float(checks["max_repaired_share"])
     with warehouse.connect() as con:
+        before = (last_resolution(con) or {}).get("generation")
         summary = resolve_subjects(con, catalogue, pseudonym_key(warehouse.paths.data_dir))
         context.log.info(f"code governance: {summary}")
         state = last_resolution(con) or {}
-        run = {k: state.get(k) for k in ("generation", "mode", "reason", "refs_classified", "refs_changed",
-                                         "refs_removed", "subjects_changed")}
+        if state.get("generation") == before:  # an incremental run that found nothing to change
+            run = {"generation": before, "mode": "unchanged"}
+        else:
+            run = {k: state.get(k) for k in ("generation", "mode", "reason", "refs_classified", "refs_changed",
+                                             "refs_removed", "subjects_changed")}
         context.log.info(f"code governance run: {run}")
         per_dept = {
             d: (int(n), int(ok), int(rep))

@@ -351,21 +351,34 @@ def test_a_batch_of_a_row_group_or_more(catalogue):
 # ---------------------------------------------------------------- idempotence
 
 
-def test_a_run_with_nothing_new_changes_nothing(con, catalogue):
-    resolve_subjects(con, catalogue, KEY)
-    step_new_and_superseded(con)
-    step_register_grows(con)
+def test_a_run_with_nothing_new_changes_nothing(con, catalogue, monkeypatch):
+    """After a full and after an incremental run: the references that are not valid nor
+    persons are classified again, find their rows unchanged, and nothing is published —
+    no table changes, the state and the change log included (no new generation)."""
+    classified = []
+    real = resolve._classify
+
+    def counting(refs, *args, **kwargs):
+        classified.append(refs.height)
+        return real(refs, *args, **kwargs)
+
+    monkeypatch.setattr(resolve, "_classify", counting)
     first = resolve_subjects(con, catalogue, KEY)
-    before = _frames(con, KEPT)
-    for generation in (3, 4):
-        assert resolve_subjects(con, catalogue, KEY) == first
-        state = last_resolution(con)
-        assert (state["generation"], state["mode"]) == (generation, "incremental")
-        assert (state["refs_changed"], state["refs_removed"], state["subjects_changed"]) == (0, 0, 0)
-        assert state["refs_classified"] > 0  # the references that are not valid nor persons
-        assert _logged(con, generation) == set()
-        for t, frame in _frames(con, KEPT).items():
-            assert frame.equals(before[t]), t  # row for row, in order
+    for step in (None, step_new_and_superseded):
+        if step is not None:
+            step(con)
+            step_register_grows(con)
+            first = resolve_subjects(con, catalogue, KEY)
+        before = _frames(con, KEPT + STATE)
+        generation = last_resolution(con)["generation"]
+        for _ in range(2):
+            classified.clear()
+            assert resolve_subjects(con, catalogue, KEY) == first
+            assert sum(classified) > 0  # the references that are not valid nor persons
+            for t, frame in _frames(con, KEPT + STATE).items():
+                assert frame.equals(before[t]), t  # row for row, in order
+            assert last_resolution(con)["generation"] == generation
+            assert _temp_objects(con) == []
 
 
 # ---------------------------------------------------------------- fallbacks
@@ -385,16 +398,42 @@ def test_changed_rules_mean_a_full_resolution(con, catalogue, monkeypatch):
     ref = _full_copy(con, changed)
     assert _differences(con, ref) == {}
     # the same rules again: incremental
+    step_register_grows(con)
     resolve_subjects(con, changed, KEY)
     assert last_resolution(con)["mode"] == "incremental"
     # a new version of the code's rules, and another key, are changed rules too
     monkeypatch.setattr(resolve, "RULES_VERSION", resolve.RULES_VERSION + 1)
     resolve_subjects(con, changed, KEY)
-    assert last_resolution(con)["mode"] == "full"
+    assert (last_resolution(con)["generation"], last_resolution(con)["mode"]) == (4, "full")
     resolve_subjects(con, changed, b"another-key")
-    assert last_resolution(con)["mode"] == "full"
+    assert (last_resolution(con)["generation"], last_resolution(con)["mode"]) == (5, "full")
     person = con.execute("SELECT subject_id FROM codes.subject_refs WHERE record_id = 'q03'").fetchall()[0][0]
     assert person == "P" + keyed_hash(PERSON_2, KEY)[:16]  # the raw hash column is used as delivered
+
+
+def test_an_edited_codes_yaml_means_a_full_resolution(con, catalogue, tmp_path):
+    """The same through the file: a copy of catalogs/ whose codes.yaml names a method
+    differently (the label is in codes.ref_details and audit.code_resolutions)."""
+    import shutil
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.settings import catalog_dir
+
+    resolve_subjects(con, load_catalogue(), KEY)
+    root = tmp_path / "catalogs"
+    shutil.copytree(catalog_dir(), root)
+    path = root / "codes.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "label: 代码缺失或无效，按主体名称唯一匹配登记名录" in text
+    path.write_text(text.replace("label: 代码缺失或无效，按主体名称唯一匹配登记名录", "label: 按名称匹配"),
+                    encoding="utf-8")
+    edited = load_catalogue(root)
+    resolve_subjects(con, edited, KEY)
+    state = last_resolution(con)
+    assert (state["mode"], state["all_changed"]) == ("full", True)
+    labels = con.execute("SELECT DISTINCT method_label FROM codes.ref_details WHERE method = 'name_match'").fetchall()
+    assert labels == [("按名称匹配",)]
+    assert _differences(con, _full_copy(con, edited)) == {}
 
 
 def test_a_register_code_that_disappears_means_a_full_resolution(con, catalogue):
