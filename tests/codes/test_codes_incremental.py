@@ -21,6 +21,7 @@ from test_codes_resolve import (
     PERSON_ID,
     REC_COLS,
     REG_COLS,
+    A,
     B,
     U,
     _records,
@@ -74,7 +75,7 @@ def _supersede(con, table: str, *record_ids: str) -> None:
 def step_new_and_superseded(con) -> None:
     """New records (a valid USCC, a name only, an unknown valid USCC, natural persons — one
     of them the person of p13 under another name) and superseded ones (p01, person p13)."""
-    _rec(con, 1, "q01", "甲科技有限公司", ORG, "91350100MA2B3C4D" + "XX")  # garbage-ish, name decides
+    _rec(con, 1, "q01", "甲科技有限公司", ORG, A)
     _rec(con, 1, "q02", "乙贸易有限公司", ORG)
     _rec(con, 1, "q03", "孙七", "自然人", id_no=PERSON_2)
     _rec(con, 1, "q04", "癸商贸有限公司", ORG, V)
@@ -254,7 +255,7 @@ def test_deliveries_give_the_tables_of_a_full_resolution(con, catalogue):
             assert _logged(con, i) == set()
         # what each step is about did happen
         if step is step_new_and_superseded:
-            assert _status(con, "q02") == ("repaired", "name_match", B)
+            assert _status(con, "q01") == ("valid", "exact", A) and _status(con, "q02") == ("repaired", "name_match", B)
             assert _status(con, "q03")[0] == "person" and _status(con, "q04")[0] == "unknown_subject"
             assert not con.execute("SELECT count(*) FROM codes.subject_refs WHERE record_id IN ('p01', 'p13')"
                                    ).fetchall()[0][0]
