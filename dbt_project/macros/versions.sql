@@ -2,19 +2,42 @@
     codes.subject_refs has a row for the *current* version of each record only; every
     version of a record shares its record_key (which includes the subject name), so
     earlier versions take the subject of the current one. -#}
-{% macro versions_with_subject(relation) -%}
+{% macro versions_with_subject(relation, delta=false) -%}
 {#- The current version of a record is the one ingestion marked is_current; every other
     version of the same key points to it in superseded_by (pipelines/ingest/load.py
     _supersede keeps that invariant, checked by tests/ingest/test_equivalence.py): a lookup,
-    not a window over every version of the record key. -#}
-select v.*, r.subject_id
-from (
+    not a window over every version of the record key.
+    delta=true in a delta build (macros/delta.sql): only the versions of the changed
+    subjects — an inner join with their references, plus the versions with no resolved
+    subject when those changed. -#}
+{%- set versions -%}
     select s.*,
            case when s.is_current then s.record_id else s.superseded_by end as current_record_id
     from {{ relation }} as s
-) as v
+{%- endset -%}
+{%- if delta and is_delta() %}
+select v.*, r.subject_id
+from ({{ versions }}) as v
+inner join (
+    select record_id, subject_id from {{ source('codes', 'subject_refs') }}
+    where {{ delta_subject_in('subject_id') }}
+) as r
+    on r.record_id = v.current_record_id
+{%- if delta_has_null_subject() %}
+union all
+select v.*, cast(null as {{ dbt.type_string() }}) as subject_id
+from ({{ versions }}) as v
+where not exists (
+    select 1 from {{ source('codes', 'subject_refs') }} as r
+    where r.record_id = v.current_record_id and r.subject_id is not null
+)
+{%- endif %}
+{%- else %}
+select v.*, r.subject_id
+from ({{ versions }}) as v
 left join {{ source('codes', 'subject_refs') }} as r
     on r.record_id = v.current_record_id
+{%- endif %}
 {%- endmacro %}
 
 {#- Point in time: the version of each record that was current on the evaluation date,

@@ -7,11 +7,15 @@
 * dbt data tests and unit tests are asset checks (dagster-dbt default).
 * The evaluation date is a dbt var: run config ``as_of``, else the run tag
   ``credit/as_of`` (set by ``credit run --as-of``), else ``$CREDIT_AS_OF``, else today.
+* Full or delta: a re-run for the same evaluation date recomputes only the subjects that
+  changed since the last successful build (``pipelines.warehouse.delta``, recorded in
+  ``audit.dbt_builds``); run config ``full_build: true`` forces a full build.
 * The manifest is produced by ``dbt parse`` when this module loads and it is missing or
   older than the project's models / macros / seeds (always refreshed under ``dagster dev``).
 """
 
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -22,8 +26,12 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
-from pipelines.warehouse import DBT_PROJECT_DIR, dbt_input_files
+from pipelines.warehouse import DBT_PROJECT_DIR, dbt_input_files, delta
+from pipelines.warehouse.delta import BuildPlan
+
+from .resources import WarehouseResource
 
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
@@ -66,6 +74,8 @@ class CreditDbtTranslator(DagsterDbtTranslator):
 class TransformConfig(dg.Config):
     as_of: str | None = None
     """Evaluation date YYYY-MM-DD (default: tag credit/as_of, $CREDIT_AS_OF, today)."""
+    full_build: bool = False
+    """Rebuild every model from all records even when a delta build would do."""
 
 
 def resolve_as_of(config_as_of: str | None = None, tags: Mapping[str, str] | None = None) -> str:
@@ -94,6 +104,16 @@ def _absolute_data_dir() -> Iterator[None]:
             os.environ["CREDIT_DATA_DIR"] = previous
 
 
+def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = False) -> tuple[BuildPlan, int]:
+    """Decide full or delta (pipelines.warehouse.delta) and record the build as running."""
+    enabled, max_share = delta.settings(load_catalogue())
+    with warehouse.connect(read_only=False) as con:
+        plan = delta.plan_build(con, as_of, delta.build_fingerprint(), max_share, allow_delta=enabled and not full)
+        if full and enabled:
+            plan = dataclasses.replace(plan, reason="full build asked for (run config full_build)")
+        return plan, delta.record_start(con, plan)
+
+
 @dbt_assets(
     manifest=credit_dbt_project.manifest_path,
     project=credit_dbt_project,
@@ -101,11 +121,24 @@ def _absolute_data_dir() -> Iterator[None]:
     name="credit_dbt",
     pool=WAREHOUSE_POOL,
 )
-def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: TransformConfig):
+def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: TransformConfig,
+                      warehouse: WarehouseResource):
     as_of = resolve_as_of(config.as_of, context.run.tags if context.run else None)
-    context.log.info(f"dbt build as of {as_of}")
-    with _absolute_data_dir():
-        yield from dbt.cli(["build", "--vars", dbt_vars(as_of)], context=context).stream()
+    plan, build_id = plan_evaluation(warehouse, as_of, full=config.full_build)
+    context.log.info(f"dbt build as of {as_of}: {plan.mode} ({plan.reason})")
+    ok = False
+    try:
+        with _absolute_data_dir():
+            invocation = dbt.cli(delta.dbt_build_args(plan), context=context,
+                                 raise_on_error=False)
+            yield from invocation.stream()
+            ok = invocation.is_successful()
+    finally:
+        with warehouse.connect(read_only=False) as con:
+            delta.record_end(con, build_id, ok)
+    if not ok:
+        raise dg.Failure(description=f"dbt build ({plan.mode}) failed: see the dbt log of this step",
+                         metadata={"build_id": build_id, "mode": plan.mode})
 
 
 defs = dg.Definitions(

@@ -114,6 +114,9 @@ def build_sources(cat: Catalogue) -> dict:
                     {"name": "subjects", "description": "Every subject (主体), one row per subject_id."},
                     {"name": "subject_refs",
                      "description": "One row per current raw record naming a subject: its resolved subject_id."},
+                    {"name": "subject_changes",
+                     "description": "Subjects whose references or subject row changed, per code-governance "
+                                    "run (generation): what a delta build recomputes."},
                 ],
             },
             {

@@ -151,6 +151,8 @@ class TinyWarehouse:
             con.register("r", refs_df.to_arrow())
             con.execute("create table codes.subjects as select * from s")
             con.execute("create table codes.subject_refs as select * from r")
+            # Code governance's change log (read by delta builds; empty: every build here is full).
+            con.execute("create table codes.subject_changes (generation bigint, subject_id varchar)")
             con.execute("""create table audit.loads (load_id varchar, source_file varchar,
                 department_code varchar, category varchar, batch varchar, batch_date date,
                 sha256 varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint,

@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- The state of every record on the evaluation date: window, repair, objection.
 -- * in window: as_of <= publicity_until (inclusive) and before removed_on, not void;
 -- * repaired (credit_repair decided and delivered by as_of) -> leaves publication,
@@ -10,14 +13,15 @@
 -- subject in that category decided on or before the repair / objection.
 with records as (
     select * from {{ ref('int_records_as_of') }}
+    where {{ delta_filter('subject_id') }}
 ),
 
 repairs as (
-    {{ pit_versions('select * from ' ~ ref('int_repairs')) }}
+    {{ pit_versions('select * from ' ~ ref('int_repairs') ~ ' where ' ~ delta_filter('subject_id')) }}
 ),
 
 objections as (
-    {{ pit_versions('select * from ' ~ ref('int_objections')) }}
+    {{ pit_versions('select * from ' ~ ref('int_objections') ~ ' where ' ~ delta_filter('subject_id')) }}
 ),
 
 repair_match as (

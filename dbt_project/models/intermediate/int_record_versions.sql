@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- Every delivered version of every credit record, in one shape, with its subject and
 -- its own window (not yet as of a date). The per-category mapping of "decided on",
 -- "document number", "ends" and the scoring attribute lives here and only here.
@@ -101,4 +104,4 @@ keyed as (
     from windowed as w
 )
 
-{{ versions_with_subject('keyed') }}
+{{ versions_with_subject('keyed', delta=true) }}

@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- Every point of every score, as of the evaluation date (catalogs/scoring).
 -- Per subject and dimension: one `_base` row (the dimension's base points), one row per
 -- indicator with a value, and a `_bound` row when base + indicators fall outside
@@ -11,6 +14,7 @@ subjects as (
     from {{ ref('int_subjects_as_of') }} as s
     inner join {{ ref('score_subject_kinds') }} as k on k.subject_kind = s.subject_kind
     inner join model as m on m.model_version = k.model_version
+    where {{ delta_filter('s.subject_id') }}
 ),
 
 dimensions as (
@@ -27,6 +31,7 @@ record_counts as (
     select subject_id, category, attribute, count(*) as n
     from {{ ref('int_record_states') }}
     where is_scoring and subject_id is not null
+      and {{ delta_filter('subject_id') }}
     group by subject_id, category, attribute
 ),
 
@@ -44,7 +49,9 @@ record_values as (
 measure_values as (
     select s.subject_id, i.indicator, m.value
     from subjects as s
-    inner join {{ ref('int_subject_measures') }} as m on m.subject_id = s.subject_id
+    inner join (
+        select * from {{ ref('int_subject_measures') }} where {{ delta_filter('subject_id') }}
+    ) as m on m.subject_id = s.subject_id
     inner join indicators as i on i.basis = 'subject_measure' and i.attribute = m.measure
 ),
 

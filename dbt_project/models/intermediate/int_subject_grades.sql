@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- Grade per subject: the threshold grade of the score, made worse by every applicable
 -- override (each caps the grade). The reason is the override with the best precedence
 -- among those that set the final grade, else the threshold reached.
@@ -22,6 +25,7 @@ scored as (
            max(t.min_score) as reached_min_score
     from {{ ref('int_subject_scores') }} as s
     inner join thresholds as t on s.score >= t.min_score
+    where {{ delta_filter('s.subject_id') }}
     group by s.subject_id, s.as_of, s.score
 ),
 
@@ -37,6 +41,7 @@ applicable as (
     from {{ ref('int_subject_signals') }} as sg
     inner join overrides as o
         on o.trigger = sg.trigger_kind and o.trigger_value = sg.trigger_value
+    where {{ delta_filter('sg.subject_id') }}
 ),
 
 worst as (

@@ -1,6 +1,10 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- Subject-level measures the scoring model can use (basis = subject_measure), long format.
 with s as (
     select * from {{ ref('int_subjects_as_of') }}
+    where {{ delta_filter('subject_id') }}
 )
 
 select subject_id, 'age_years' as measure,

@@ -1,7 +1,10 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- The register as of the evaluation date: codes.subjects, with status, capital and
 -- establishment date from the registration version delivered by as_of when there is one.
 with registrations as (
-    {{ pit_versions('select * from (' ~ versions_with_subject(ref('stg_registration')) ~ ') as vs where vs.subject_id is not null', partition_by='subject_id') }}
+    {{ pit_versions('select * from (' ~ versions_with_subject(ref('stg_registration'), delta=true) ~ ') as vs where vs.subject_id is not null', partition_by='subject_id') }}
 )
 
 select
@@ -21,3 +24,4 @@ select
     s.in_register
 from {{ source('codes', 'subjects') }} as s
 left join registrations as r on r.subject_id = s.subject_id
+where {{ delta_filter('s.subject_id') }}

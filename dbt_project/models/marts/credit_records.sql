@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- marts.credit_records: every record as of the evaluation date, with its window and state.
 select
     record_id,
@@ -24,3 +27,4 @@ select
     record_state,
     batch_date
 from {{ ref('int_record_states') }}
+where {{ delta_filter('subject_id') }}

@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- marts.subjects: the register as of the evaluation date (published interface).
 -- Natural persons carry a pseudonymous subject_id and a masked ID only.
 select
@@ -16,3 +19,4 @@ select
     in_register,
     as_of
 from {{ ref('int_subjects_as_of') }}
+where {{ delta_filter('subject_id') }}

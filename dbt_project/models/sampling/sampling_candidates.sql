@@ -1,3 +1,6 @@
+{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
+          on_schema_change='append_new_columns') }}
+{{ delta_depends_on() }}
 -- marts.sampling_candidates: every subject in a department's supervision scope
 -- (catalogs/sampling/sampling_scopes.csv) as of the evaluation date, with its grade,
 -- whether it is in the candidate pool (status 存续/在业, graded) and eligible (not
@@ -7,12 +10,13 @@ with ctx as (select * from {{ ref('sampling_context') }}),
 
 scopes as (select * from {{ ref('sampling_scopes') }}),
 
-subjects as (select * from {{ ref('subjects') }}),
+subjects as (select * from {{ ref('subjects') }} where {{ delta_filter('subject_id') }}),
 
 records as (
     select subject_id, category, department_code, decided_on, is_active, is_withdrawn
     from {{ ref('credit_records') }}
     where subject_id is not null
+      and {{ delta_filter('subject_id') }}
 ),
 
 matches as (
@@ -56,6 +60,7 @@ grades as (
     from {{ ref('credit_grades') }} as g
     cross join ctx
     where g.as_of = ctx.as_of
+      and {{ delta_filter('g.subject_id') }}
 ),
 
 frequency as (

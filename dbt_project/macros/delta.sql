@@ -1,0 +1,89 @@
+{#- Delta builds: the incremental path of the evaluation (docs/performance.md, "The
+    incremental path"; dbt_project/README.md, "Delta builds").
+
+    A re-run for the same evaluation date, models and parameters recomputes only the
+    subjects whose inputs changed since the last successful build: the subjects code
+    governance logged in codes.subject_changes (every reference added, removed or
+    re-resolved, every codes.subjects row that changed) after the generation that build
+    consumed. The pipeline (pipelines/warehouse/delta.py) decides and passes
+    --vars '{delta: true, since_generation: N}'; anything else (another as_of, a changed
+    model, seed or macro, a failed full build, a code-governance full resolution, too many
+    changed subjects) is a full build.
+
+    Every model of a subject (or its records) is partitioned by subject: its rows for one
+    subject depend only on that subject's inputs and on configuration. A delta model
+    * is materialized 'incremental' in a delta build and 'table' otherwise
+      (delta_materialization()), with the custom strategy 'subject_delta';
+    * filters its inputs with delta_filter(column): true in a full build, "column is a
+      changed subject" in a delta build;
+    * has its rows of the changed subjects deleted and the recomputed ones inserted
+      (get_incremental_subject_delta_sql) — a subject that disappeared loses its rows.
+    So after a delta build every table equals what a full build gives (tests/dbt:
+    test_delta_build_equals_full_build). Models over every subject at once (the sampling
+    plan and draw, the inspector roster, penalty windows) stay full tables. -#}
+
+{% macro delta_requested() -%}
+    {%- set v = var('delta', false) -%}
+    {{ return(v is sameas true or (v | string | lower) in ('true', '1', 'yes')) }}
+{%- endmacro %}
+
+{#- 'incremental' in a delta build, else 'table' (a full rebuild). -#}
+{% macro delta_materialization() -%}
+    {{ return('incremental' if delta_requested() else 'table') }}
+{%- endmacro %}
+
+{#- True while this model is being updated in place for the changed subjects only. -#}
+{% macro is_delta() -%}
+    {{ return(delta_requested() and is_incremental()) }}
+{%- endmacro %}
+
+{#- Does the delta include records whose subject could not be resolved (NULL)? Asked of
+    the warehouse at run time, so that the common case (no) compiles to no NULL branch. -#}
+{% macro delta_has_null_subject() -%}
+    {%- if not (execute and is_delta()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set rows = run_query('select count(*) from ' ~ ref('int_delta_subjects') ~ ' where subject_id is null') -%}
+    {{ return(rows.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- "column is one of the changed subjects" (never true for NULL). -#}
+{% macro delta_subject_in(column) -%}
+    {{ column }} in (select subject_id from {{ ref('int_delta_subjects') }} where subject_id is not null)
+{%- endmacro %}
+
+{#- A predicate on a subject column: true in a full build; in a delta build true for the
+    changed subjects (and for NULL when unresolved records changed). -#}
+{% macro delta_filter(column) -%}
+    {%- if is_delta() -%}
+        ({{ delta_subject_in(column) }}
+        {%- if delta_has_null_subject() %} or {{ column }} is null{% endif %})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The custom incremental strategy: the target's rows of the changed subjects go (a
+    subject with no row left in the new result is removed too), the temp relation's rows
+    (the changed subjects, recomputed) come in. incremental_predicates narrow the delete
+    (the as_of of the history marts). -#}
+{% macro get_incremental_subject_delta_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where {{ delta_filter(config.get('delta_key', 'subject_id')) }}
+    {%- for predicate in (arg_dict['incremental_predicates'] or []) %}
+      and {{ predicate }}
+    {%- endfor %};
+    insert into {{ target }} ({{ cols }})
+    select {{ cols }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{#- In a delta build, the model reads the changed subjects (a dependency dbt must know
+    before it runs). Nothing in a full build, so that unit tests (which run only in full
+    builds: a delta build changes no code) need no such input. -#}
+{% macro delta_depends_on() -%}
+    {%- if delta_requested() -%}
+        -- depends_on: {{ ref('int_delta_subjects') }}
+    {%- endif -%}
+{%- endmacro %}

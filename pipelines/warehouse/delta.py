@@ -1,0 +1,215 @@
+"""Full or delta: how the evaluation (the dbt build) follows the change.
+
+A full build recomputes every intermediate model and mart from all records. After a
+small delivery that is nearly all repeated work: the evaluation is partitioned by subject
+(every row of a subject-level model depends only on that subject's records, register
+entry and configuration), so a re-run for the **same evaluation date** needs to recompute
+only the subjects whose inputs changed. Code governance logs exactly those in
+``codes.subject_changes`` (one generation per resolution run); the dbt models update
+their rows of those subjects in place (``dbt_project/macros/delta.sql``).
+
+:func:`plan_build` decides, from ``audit.dbt_builds`` (one row per build: mode, as_of,
+fingerprint, the code-governance generation it consumed, status), and the pipeline
+passes the decision to dbt as vars. A delta build is chosen only when all of these hold;
+otherwise the build is full, with the reason recorded:
+
+- an earlier build succeeded, for the same ``as_of``, with the same fingerprint (every
+  dbt model, macro, test and seed file, the dbt version, the scoring model version);
+- the latest build attempt was not a full build that failed (a failed delta build is
+  simply repeated as a delta: each model replaces the same subjects' rows again);
+- code governance keeps its change log, resolved after the latest ingestion, and made no
+  full resolution since (``all_changed``);
+- the changed subjects are at most ``evaluation.delta.max_changed_share`` of all subjects
+  (``catalogs/evaluation.yaml``): beyond it a full build is cheaper.
+
+The library knows nothing of Dagster (``pipelines/defs/transform.py`` wires it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any
+
+import duckdb
+
+from . import DBT_PROJECT_DIR, dbt_input_files
+
+BUILDS = "audit.dbt_builds"
+BUILDS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {BUILDS} (
+    build_id BIGINT,
+    as_of DATE,
+    mode VARCHAR,               -- full | delta
+    reason VARCHAR,             -- why this mode
+    fingerprint VARCHAR,        -- dbt project, seeds, dbt version, vars
+    codes_generation BIGINT,    -- the code-governance generation this build includes
+    since_generation BIGINT,    -- delta: the subjects changed after this generation
+    changed_subjects BIGINT,    -- delta: how many subjects were recomputed
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    status VARCHAR              -- running | success | failed
+)"""
+DEFAULT_MAX_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    mode: str                      # "full" | "delta"
+    reason: str
+    as_of: str
+    fingerprint: str
+    codes_generation: int | None = None
+    since_generation: int | None = None
+    changed_subjects: int | None = None
+
+    @property
+    def is_delta(self) -> bool:
+        return self.mode == "delta"
+
+    def dbt_vars(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The vars of the dbt invocation for this plan."""
+        out: dict[str, Any] = {"as_of": self.as_of, **(extra or {})}
+        if self.is_delta:
+            out.update(delta=True, since_generation=int(self.since_generation or 0))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_fingerprint(model_version: str | None = None) -> str:
+    """What a build's result depends on besides the data and as_of: every file of the dbt
+    project and its seeds (names and bytes), the dbt-core and dbt-duckdb versions and the
+    scoring model version asked for."""
+    h = hashlib.sha256()
+    for f in dbt_input_files():
+        h.update(str(f.relative_to(DBT_PROJECT_DIR.parent)).encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    for dist in ("dbt-core", "dbt-duckdb", "duckdb"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=?\n".encode())
+    h.update(f"model_version={model_version or ''}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table]).fetchall()[0][0])
+
+
+def ensure_builds_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    con.execute(BUILDS_DDL)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+    cur = con.execute(sql, params or [])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def _codes_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The latest code-governance run (None when it keeps no change log)."""
+    if not (_table_exists(con, "codes", "resolution_state") and _table_exists(con, "codes", "subject_changes")):
+        return None
+    return _one(con, "SELECT generation, resolved_at FROM codes.resolution_state "
+                     "ORDER BY generation DESC LIMIT 1")
+
+
+def plan_build(con: duckdb.DuckDBPyConnection, as_of: str, fingerprint: str,
+               max_changed_share: float = DEFAULT_MAX_SHARE, allow_delta: bool = True) -> BuildPlan:
+    """Full or delta for a build as of ``as_of`` (see the module docstring)."""
+    ensure_builds_table(con)
+    codes = _codes_state(con)
+    generation = int(codes["generation"]) if codes else None
+
+    def full(reason: str) -> BuildPlan:
+        return BuildPlan("full", reason, as_of, fingerprint, codes_generation=generation)
+
+    if not allow_delta:
+        return full("delta builds are switched off (evaluation.delta.enabled)")
+    last = _one(con, f"SELECT * FROM {BUILDS} WHERE status = 'success' ORDER BY build_id DESC LIMIT 1")
+    if last is None:
+        return full("no earlier successful build")
+    latest = _one(con, f"SELECT * FROM {BUILDS} ORDER BY build_id DESC LIMIT 1")
+    if latest and latest["status"] != "success" and latest["mode"] == "full":
+        return full(f"the last full build (#{latest['build_id']}) did not finish")
+    if str(last["as_of"]) != as_of:
+        return full(f"evaluation date changed ({last['as_of']} → {as_of})")
+    if last["fingerprint"] != fingerprint:
+        return full("the dbt project, its seeds or dbt changed since the last build")
+    if codes is None or last["codes_generation"] is None:
+        return full("no code-governance change log to follow")
+    loaded = _one(con, "SELECT max(loaded_at) AS t FROM audit.loads") if _table_exists(con, "audit", "loads") else None
+    if loaded and loaded["t"] is not None and codes["resolved_at"] is not None and loaded["t"] > codes["resolved_at"]:
+        return full("files were loaded after the last code resolution")
+    since = int(last["codes_generation"])
+    if since > generation:
+        return full("the code-governance log is older than the last build (rebuilt warehouse?)")
+    rerun = con.execute(
+        "SELECT count(*) FROM codes.resolution_state WHERE generation > ? AND all_changed", [since]
+    ).fetchall()[0][0]
+    if rerun:
+        return full("code governance made a full resolution since the last build")
+    changed = int(con.execute(
+        "SELECT count(DISTINCT coalesce(subject_id, '')) FROM codes.subject_changes WHERE generation > ?",
+        [since]).fetchall()[0][0])
+    subjects = int(con.execute("SELECT count(*) FROM codes.subjects").fetchall()[0][0]) \
+        if _table_exists(con, "codes", "subjects") else 0
+    if changed > max_changed_share * max(subjects, 1):
+        return full(f"{changed} of {subjects} subjects changed: more than {max_changed_share:.0%}, "
+                    "a full build is cheaper")
+    return BuildPlan("delta", f"{changed} changed subject(s) since code-governance generation {since}",
+                     as_of, fingerprint, codes_generation=generation, since_generation=since,
+                     changed_subjects=changed)
+
+
+def record_start(con: duckdb.DuckDBPyConnection, plan: BuildPlan) -> int:
+    """Record a build as running; returns its id."""
+    ensure_builds_table(con)
+    build_id = int(con.execute(f"SELECT coalesce(max(build_id), 0) + 1 FROM {BUILDS}").fetchall()[0][0])
+    con.execute(
+        f"INSERT INTO {BUILDS} VALUES (?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, NULL, 'running')",
+        [build_id, plan.as_of, plan.mode, plan.reason, plan.fingerprint, plan.codes_generation,
+         plan.since_generation, plan.changed_subjects, dt.datetime.now()])
+    return build_id
+
+
+def record_end(con: duckdb.DuckDBPyConnection, build_id: int, success: bool) -> None:
+    con.execute(f"UPDATE {BUILDS} SET status = ?, finished_at = ? WHERE build_id = ?",
+                ["success" if success else "failed", dt.datetime.now(), build_id])
+
+
+def settings(catalogue: Any | None) -> tuple[bool, float]:
+    """``evaluation.delta`` of ``catalogs/evaluation.yaml``: (enabled, max_changed_share)."""
+    cfg: dict[str, Any] = {}
+    if catalogue is not None:
+        try:
+            cfg = catalogue.setting("evaluation.delta") or {}
+        except Exception:  # noqa: BLE001 - no such file: the defaults
+            cfg = {}
+    return bool(cfg.get("enabled", True)), float(cfg.get("max_changed_share", DEFAULT_MAX_SHARE))
+
+
+def vars_json(plan: BuildPlan, extra: dict[str, Any] | None = None) -> str:
+    return json.dumps(plan.dbt_vars(extra))
+
+
+def dbt_build_args(plan: BuildPlan, extra_vars: dict[str, Any] | None = None) -> list[str]:
+    """``dbt build`` arguments for the plan. A delta build skips the unit tests: they test
+    the models' logic on fixed inputs, not the data, and ran in the full build with the same
+    fingerprint (every code change makes the next build full)."""
+    args = ["build", "--vars", vars_json(plan, extra_vars)]
+    if plan.is_delta:
+        args += ["--exclude-resource-type", "unit_test"]
+    return args
