@@ -1,7 +1,7 @@
 """``credit``: the command line of the credit-information warehouse (信用信息归集平台).
 
     credit demo-data [--subjects N] [--seed S] [--batches B] [--error-rate R] [--activity K]
-    credit run [--as-of YYYY-MM-DD]
+    credit run [--as-of YYYY-MM-DD] [--select SELECTION] [--full-build]
     credit pull
     credit check-code CODE...
     credit lookup CODE_OR_NAME
@@ -282,8 +282,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         with DagsterInstance.get() as instance, open(log_path, "w", encoding="utf-8") as log_file, \
                 (contextlib.nullcontext() if args.verbose else contextlib.redirect_stdout(log_file)):
             log_level = "INFO" if args.verbose else "WARNING"
+            run_config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+            if args.full_build:
+                run_config["ops"] = {"credit_dbt": {"config": {"full_build": True}}}
             result = job.execute_in_process(
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                run_config=run_config,
                 instance=instance, tags=tags, raise_on_error=False, asset_selection=selection)
             run_id = result.run_id
             failures = [e for e in result.all_events if e.is_step_failure]
@@ -395,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", default=None, metavar="SELECTION",
                    help="only these assets (Dagster selection syntax, e.g. 'group:ingest or "
                    "group:codes'); default: the whole graph")
+    p.add_argument("--full-build", action="store_true",
+                   help="rebuild every evaluation model from all records (default: a re-run for the "
+                   "same date recomputes only the subjects that changed)")
     p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step log")
     p.set_defaults(func=cmd_run)
 

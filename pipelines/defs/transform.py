@@ -106,9 +106,12 @@ def _absolute_data_dir() -> Iterator[None]:
 
 def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = False) -> tuple[BuildPlan, int]:
     """Decide full or delta (pipelines.warehouse.delta) and record the build as running."""
-    enabled, max_share = delta.settings(load_catalogue())
+    catalogue = load_catalogue()
+    enabled, max_share = delta.settings(catalogue)
+    refs = [c.id for c in catalogue.categories.values() if c.has_subject and c.subject_ref_fields]
     with warehouse.connect(read_only=False) as con:
-        plan = delta.plan_build(con, as_of, delta.build_fingerprint(), max_share, allow_delta=enabled and not full)
+        plan = delta.plan_build(con, as_of, delta.build_fingerprint(), max_share,
+                                allow_delta=enabled and not full, ref_categories=refs)
         if full and enabled:
             plan = dataclasses.replace(plan, reason="full build asked for (run config full_build)")
         return plan, delta.record_start(con, plan)

@@ -17,8 +17,9 @@ otherwise the build is full, with the reason recorded:
   dbt model, macro, test and seed file, the dbt version, the scoring model version);
 - the latest build attempt was not a full build that failed (a failed delta build is
   simply repeated as a delta: each model replaces the same subjects' rows again);
-- code governance keeps its change log, resolved after the latest ingestion, and made no
-  full resolution since (``all_changed``);
+- code governance keeps its change log, has resolved every current record (one reference
+  per current record of each category with subject fields), made no full resolution since
+  (``all_changed``) and has not pruned a generation the build needs;
 - the changed subjects are at most ``evaluation.delta.max_changed_share`` of all subjects
   (``catalogs/evaluation.yaml``): beyond it a full build is cheaper.
 
@@ -29,12 +30,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
 import duckdb
 
+from ..codes.resolve import KEEP_GENERATIONS
 from . import DBT_PROJECT_DIR, dbt_input_files
 
 BUILDS = "audit.dbt_builds"
@@ -126,9 +129,27 @@ def _codes_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
                      "ORDER BY generation DESC LIMIT 1")
 
 
+def _unresolved_categories(con: duckdb.DuckDBPyConnection, categories: Iterable[str]) -> list[str]:
+    """The categories whose current records are not all in codes.subject_refs (code
+    governance keeps exactly one reference per current record of a category with subject
+    fields): ingestion ran after it, e.g. a run selecting only ingestion and the evaluation.
+    Two counts per category, no join."""
+    refs = dict(con.execute("SELECT category, count(*) FROM codes.subject_refs GROUP BY 1").fetchall())
+    behind = []
+    for cat in categories:
+        if not _table_exists(con, "raw", cat):
+            continue
+        current = con.execute(f'SELECT count(*) FROM raw."{cat}" WHERE is_current').fetchall()[0][0]
+        if current != refs.get(cat, 0):
+            behind.append(cat)
+    return behind
+
+
 def plan_build(con: duckdb.DuckDBPyConnection, as_of: str, fingerprint: str,
-               max_changed_share: float = DEFAULT_MAX_SHARE, allow_delta: bool = True) -> BuildPlan:
-    """Full or delta for a build as of ``as_of`` (see the module docstring)."""
+               max_changed_share: float = DEFAULT_MAX_SHARE, allow_delta: bool = True,
+               ref_categories: Iterable[str] = ()) -> BuildPlan:
+    """Full or delta for a build as of ``as_of`` (see the module docstring).
+    ``ref_categories``: the categories with subject fields (code governance resolves them)."""
     ensure_builds_table(con)
     codes = _codes_state(con)
     generation = int(codes["generation"]) if codes else None
@@ -150,12 +171,15 @@ def plan_build(con: duckdb.DuckDBPyConnection, as_of: str, fingerprint: str,
         return full("the dbt project, its seeds or dbt changed since the last build")
     if codes is None or last["codes_generation"] is None:
         return full("no code-governance change log to follow")
-    loaded = _one(con, "SELECT max(loaded_at) AS t FROM audit.loads") if _table_exists(con, "audit", "loads") else None
-    if loaded and loaded["t"] is not None and codes["resolved_at"] is not None and loaded["t"] > codes["resolved_at"]:
-        return full("files were loaded after the last code resolution")
+    behind = _unresolved_categories(con, ref_categories)
+    if behind:
+        return full("records not yet resolved by code governance: " + ", ".join(behind))
     since = int(last["codes_generation"])
     if since > generation:
         return full("the code-governance log is older than the last build (rebuilt warehouse?)")
+    if generation - since >= KEEP_GENERATIONS:
+        return full(f"{generation - since} code-governance runs since the last build: "
+                    "older changes are pruned from the log")
     rerun = con.execute(
         "SELECT count(*) FROM codes.resolution_state WHERE generation > ? AND all_changed", [since]
     ).fetchall()[0][0]
