@@ -43,13 +43,22 @@
     {%- if not (execute and is_delta()) -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set rows = run_query('select count(*) from ' ~ ref('int_delta_subjects') ~ ' where subject_id is null') -%}
+    {%- set rows = run_query('select count(*) from ' ~ delta_subjects_relation() ~ ' where subject_id is null') -%}
     {{ return(rows.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- The relation of int_delta_subjects, looked up in the graph rather than by ref(): data
+    tests read it too, and a test has no dependency on it (the delta models do:
+    delta_depends_on()). -#}
+{% macro delta_subjects_relation() -%}
+    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                   | selectattr('name', 'equalto', 'int_delta_subjects') | first -%}
+    {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
 {%- endmacro %}
 
 {#- "column is one of the changed subjects" (never true for NULL). -#}
 {% macro delta_subject_in(column) -%}
-    {{ column }} in (select subject_id from {{ ref('int_delta_subjects') }} where subject_id is not null)
+    {{ column }} in (select subject_id from {{ delta_subjects_relation() }} where subject_id is not null)
 {%- endmacro %}
 
 {#- A predicate on a subject column: true in a full build; in a delta build true for the
@@ -86,4 +95,46 @@
     {%- if delta_requested() -%}
         -- depends_on: {{ ref('int_delta_subjects') }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Data tests in a delta build (dbt calls get_where_subquery for the model a generic test
+    reads). The rows of unchanged subjects are the rows the previous build wrote and tested;
+    a delta build replaced only the changed subjects' rows, so a test of a delta model reads
+    those rows only. Every key tested for uniqueness contains subject_id — so no changed row
+    can collide with an unchanged one — except credit_records.record_id: a uniqueness test
+    on columns without subject_id keeps reading the whole table. In a full build, and for
+    the models rebuilt in full (sampling plan, draw, roster, seeds), tests read everything;
+    a test's own `where` config still applies. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scoped = delta_test_scope(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if where %}{% do conditions.append('(' ~ where ~ ')') %}{% endif -%}
+    {%- if scoped %}{% do conditions.append(scoped) %}{% endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro delta_test_scope(relation) -%}
+    {%- if not (execute and delta_requested()) -%}{{ return(none) }}{%- endif -%}
+    {%- set node = (graph.nodes.values()
+                    | selectattr('resource_type', 'equalto', 'model')
+                    | selectattr('alias', 'equalto', relation.identifier)
+                    | selectattr('schema', 'equalto', relation.schema)
+                    | list) -%}
+    {%- if not node -%}{{ return(none) }}{%- endif -%}
+    {%- set cfg = node[0].config -%}
+    {%- if cfg.get('incremental_strategy') != 'subject_delta' and not (cfg.get('meta') or {}).get('delta_scoped') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set meta = model.get('test_metadata') or {} -%}
+    {%- set kwargs = meta.get('kwargs') or {} -%}
+    {%- if meta.get('name') in ('unique', 'credit_unique_combination') -%}
+        {%- set columns = kwargs.get('columns') or [kwargs.get('column_name')] -%}
+        {%- if 'subject_id' not in columns -%}{{ return(none) }}{%- endif -%}
+    {%- endif -%}
+    {{ return('(' ~ delta_subject_in('subject_id') ~ ' or subject_id is null)') }}
 {%- endmacro %}

@@ -217,7 +217,29 @@ def _counts(db: Path) -> dict:
             "subject_refs": one("SELECT count(*) FROM codes.subject_refs"),
             "subjects": one("SELECT count(*) FROM codes.subjects"),
             "credit_records": one("SELECT count(*) FROM marts.credit_records"),
+            **_modes(con),
         }
+
+
+def _modes(con) -> dict:
+    """How the last run's code governance and evaluation worked: full or incremental/delta,
+    why, and how much they recomputed."""
+    import duckdb
+
+    out: dict = {}
+    for key, sql in (
+        ("codes", "SELECT mode, reason, refs_classified, subjects_changed FROM codes.resolution_state "
+                  "ORDER BY generation DESC LIMIT 1"),
+        ("dbt", "SELECT mode, reason, changed_subjects, status FROM audit.dbt_builds ORDER BY build_id DESC LIMIT 1"),
+    ):
+        try:
+            cur = con.execute(sql)
+            row = cur.fetchone()
+        except duckdb.Error:
+            continue
+        if row is not None:
+            out[f"{key}_build"] = dict(zip([d[0] for d in cur.description], row, strict=True))
+    return out
 
 
 def _stage(seconds: float, rows: int, peak: int) -> dict:

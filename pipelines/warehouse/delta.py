@@ -230,10 +230,11 @@ def vars_json(plan: BuildPlan, extra: dict[str, Any] | None = None) -> str:
 
 
 def dbt_build_args(plan: BuildPlan, extra_vars: dict[str, Any] | None = None) -> list[str]:
-    """``dbt build`` arguments for the plan. A delta build skips the unit tests: they test
-    the models' logic on fixed inputs, not the data, and ran in the full build with the same
-    fingerprint (every code change makes the next build full)."""
+    """``dbt build`` arguments for the plan. A delta build skips the unit tests (they test
+    the models' logic on fixed inputs, not the data) and the seeds (the parameters in
+    catalogs/, loaded with their tests): both ran in the full build with the same
+    fingerprint, and every change of code or seed makes the next build full."""
     args = ["build", "--vars", vars_json(plan, extra_vars)]
     if plan.is_delta:
-        args += ["--exclude-resource-type", "unit_test"]
+        args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     return args

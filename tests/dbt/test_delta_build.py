@@ -14,7 +14,6 @@ raw and codes tables and a delta build; a fresh warehouse of world 2 gets a full
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ import pytest
 from dbt_scenario import AS_OF, NAMED, PERSON, D, _uscc, build
 
 from pipelines.settings import PROJECT_ROOT
+from pipelines.warehouse.delta import BuildPlan, dbt_build_args
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 SRC = {"source_dept": "测试部门", "source_dept_uscc": _uscc(999)}
@@ -50,9 +50,11 @@ def _dbt(root: Path, data_dir: Path, variables: dict) -> None:
 
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
               "--target-path", str(root / "target"), "--log-path", str(root / "logs"), "--quiet"]
+    # the arguments the pipeline gives dbt for a full or a delta build
+    plan = BuildPlan("delta" if variables.get("delta") else "full", "test", variables["as_of"], "",
+                     since_generation=variables.get("since_generation"))
     with _data_dir(data_dir):
-        extra = ["--exclude-resource-type", "unit_test"] if variables.get("delta") else []
-        res = dbtRunner().invoke(["build", "--vars", json.dumps(variables), *extra, *common])
+        res = dbtRunner().invoke([*dbt_build_args(plan), *common])
     assert res.success, [
         (r.node.name, str(r.status), r.message) for r in (res.result or [])
         if str(r.status) not in ("success", "pass")

@@ -1,7 +1,9 @@
-{{ config(materialized=delta_materialization(), incremental_strategy='subject_delta',
-          on_schema_change='append_new_columns') }}
-{{ delta_depends_on() }}
+{{ config(materialized='view', meta={'delta_scoped': true}) }}
 -- marts.credit_records: every record as of the evaluation date, with its window and state.
+-- A view of intermediate.int_record_states (the published columns of the same rows): a
+-- second copy of every record would cost a full write of ~10M rows per build at province
+-- scale, and a delta build keeps int_record_states current. (meta delta_scoped: in a delta
+-- build its data tests read the changed subjects' rows, as for the delta models.)
 select
     record_id,
     subject_id,
@@ -27,4 +29,3 @@ select
     record_state,
     batch_date
 from {{ ref('int_record_states') }}
-where {{ delta_filter('subject_id') }}
