@@ -77,7 +77,7 @@ def department_extracts(context: dg.AssetExecutionContext, config: ExtractConfig
                 check = redraw.redraw(con, dept, res.draw.period, res.draw.version)
                 if not check.matches:
                     mismatches.append(check.summary())
-            context.log.info(f"{dept}: {res.path} (draw "
+            context.log.info(f"{dept}: {res.path} ({'written' if res.written else 'unchanged, kept'}; draw "
                              f"{'v' + str(res.draw.version) + ' ' + res.draw.status if res.draw else 'none'})")
             if not context.has_partition_key:
                 context.log_event(dg.AssetMaterialization(
@@ -89,6 +89,7 @@ def department_extracts(context: dg.AssetExecutionContext, config: ExtractConfig
             "as_of": as_of or "",
             "departments": ", ".join(departments),
             "files": sum(len(r.manifest["files"]) + 1 for r in written),
+            "unchanged": ", ".join(r.department_code for r in written if not r.written) or "none",
             "draws": ", ".join(f"{r.department_code} v{r.draw.version} ({r.draw.rows})"
                                for r in written if r.draw) or "none",
             "path": dg.MetadataValue.path(str(exports_dir)),

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -71,6 +72,43 @@ class ExtractResult:
     path: Path
     manifest: dict[str, Any]
     draw: publish.PublishedDraw | None
+    written: bool = True           # False: the extract in place already had this content
+
+
+# Bump when the files written for the same content change (writers, headers, formats):
+# an extract in place with another version is written again.
+EXTRACT_FORMAT_VERSION = 1
+
+
+def content_digest(datasets: dict[str, pl.DataFrame], head: dict[str, Any]) -> str:
+    """What an extract's files are made from: the manifest's head (as_of, model version,
+    period, draw version, seed, plan), every dataset's columns, types and rows in order
+    (a 64-bit hash per row with its position, summed), the polars version and
+    EXTRACT_FORMAT_VERSION. The same digest means the same files."""
+    h = hashlib.sha256(json.dumps({"head": head, "format": EXTRACT_FORMAT_VERSION, "polars": pl.__version__},
+                                  ensure_ascii=False, sort_keys=True, default=str).encode())
+    for name, df in datasets.items():
+        h.update(json.dumps([name, df.height, df.columns, [str(t) for t in df.dtypes]], ensure_ascii=False).encode())
+        if df.height:
+            rows = df.with_row_index("_position").hash_rows(seed=0)
+            h.update(int(rows.to_numpy().sum(dtype=np.uint64)).to_bytes(8, "little"))
+    return h.hexdigest()
+
+
+def _unchanged(folder: Path, digest: str) -> dict[str, Any] | None:
+    """The manifest of the extract in ``folder`` when it was written from content with
+    this digest and its files are all there, whole (sizes as recorded); else None."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("content_digest") != digest:
+        return None
+    for f in manifest.get("files", []):
+        path = folder / f["name"]
+        if not path.is_file() or path.stat().st_size != f["bytes"]:
+            return None
+    return manifest
 
 
 # -- data ---------------------------------------------------------------------------
@@ -241,9 +279,12 @@ def write_department_extract(con: duckdb.DuckDBPyConnection, department_code: st
                              as_of: str | dt.date | None = None, exports_dir: Path | None = None,
                              *, model_version: str | None = None, publish_draw: bool = True,
                              feedback: Callable[[duckdb.DuckDBPyConnection, str], Any] | None = None,
-                             ) -> ExtractResult:
+                             force: bool = False) -> ExtractResult:
     """Write ``<exports_dir>/<department_code>/<as_of>/``. Publishes the department's
-    current draw first (``publish.publish_draw``: a no-op when unchanged)."""
+    current draw first (``publish.publish_draw``: a no-op when unchanged). An extract
+    already in place for the same content (``content_digest``, recorded in its manifest)
+    is kept as it is — the files it would write are byte for byte those — unless
+    ``force``."""
     as_of = resolve_as_of(con, as_of)
     exports_dir = Path(exports_dir) if exports_dir else Paths.from_env().exports
     if model_version is None:
@@ -257,18 +298,32 @@ def write_department_extract(con: duckdb.DuckDBPyConnection, department_code: st
             draw = publish.PublishedDraw(department_code, period, last["version"], last["rows"], "unchanged",
                                          last["inputs_fingerprint"], last["draw_fingerprint"], last["seed"])
     datasets = {
-        "grades": grade_list(con, department_code, as_of),
-        "inspection_draw": draw_list(con, department_code, draw),
-        "code_corrections": correction_list(con, department_code, feedback),
+        "grades": safe_frame(grade_list(con, department_code, as_of)),
+        "inspection_draw": safe_frame(draw_list(con, department_code, draw)),
+        "code_corrections": safe_frame(correction_list(con, department_code, feedback)),
     }
+    dept = load_catalogue().departments.get(department_code)
+    head = {
+        "department_code": department_code,
+        "department_name": getattr(dept, "name", None),
+        "as_of": as_of,
+        "model_version": model_version,
+        "period": draw.period if draw else publish.current_period(con)[0],
+        "draw_version": draw.version if draw else None,
+        "seed": draw.seed if draw else None,
+        "plan": plan_rows(con, department_code),
+    }
+    digest = content_digest(datasets, head)
     dept_dir = exports_dir / department_code
+    in_place = None if force else _unchanged(dept_dir / as_of, digest)
+    if in_place is not None:
+        return ExtractResult(department_code, as_of, dept_dir / as_of, in_place, draw, written=False)
     dept_dir.mkdir(parents=True, exist_ok=True)
     tmp = dept_dir / f".{as_of}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         files = []
         for name, df in datasets.items():
-            df = safe_frame(df)
             for fmt in FORMATS:
                 path = tmp / f"{name}.{fmt}"
                 if fmt == "csv":
@@ -279,18 +334,7 @@ def write_department_extract(con: duckdb.DuckDBPyConnection, department_code: st
                     write_parquet(df, path)
                 files.append({"name": path.name, "dataset": name, "format": fmt, "rows": df.height,
                               "bytes": path.stat().st_size, "sha256": _sha256(path)})
-        dept = load_catalogue().departments.get(department_code)
-        manifest = {
-            "department_code": department_code,
-            "department_name": getattr(dept, "name", None),
-            "as_of": as_of,
-            "model_version": model_version,
-            "period": draw.period if draw else publish.current_period(con)[0],
-            "draw_version": draw.version if draw else None,
-            "seed": draw.seed if draw else None,
-            "plan": plan_rows(con, department_code),
-            "files": files,
-        }
+        manifest = {**head, "files": files, "content_digest": digest}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                            encoding="utf-8", newline="\n")
         _swap_into_place(tmp, dept_dir / as_of)

@@ -88,11 +88,34 @@ def test_formula_injection_and_id_numbers(extract):
 
 def test_rerun_writes_identical_files(con, extract, tmp_path):
     before = {p.name: p.read_bytes() for p in extract.path.iterdir()}
-    again = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports")
-    assert again.path == extract.path and again.draw.status == "unchanged"
+    again = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports", force=True)
+    assert again.path == extract.path and again.draw.status == "unchanged" and again.written
     assert {p.name: p.read_bytes() for p in again.path.iterdir()} == before
     other = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "elsewhere")
     assert {p.name: p.read_bytes() for p in other.path.iterdir()} == before
+
+
+def test_an_unchanged_extract_is_kept(con, extract, tmp_path, monkeypatch):
+    """Same content → the extract in place is kept (its files are what would be written);
+    a damaged file or changed content → written again."""
+    written = []
+    real = extracts.write_csv
+    monkeypatch.setattr(extracts, "write_csv", lambda df, path: (written.append(path.name), real(df, path)))
+    again = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports")
+    assert not again.written and written == [] and again.manifest == extract.manifest
+    assert again.manifest["content_digest"] == extract.manifest["content_digest"]
+
+    (extract.path / "grades.csv").write_bytes(b"truncated")
+    repaired = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports")
+    assert repaired.written and "grades.csv" in written
+    assert (extract.path / "grades.csv").stat().st_size == extract.manifest["files"][0]["bytes"]
+
+    written.clear()
+    con.execute("update marts.credit_grades set score = score + 1 where subject_id = "
+                "(select min(subject_id) from marts.sampling_candidates where department_code = 'scjg')")
+    changed = extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports")
+    assert changed.written and written
+    assert changed.manifest["content_digest"] != extract.manifest["content_digest"]
 
 
 def test_a_failed_write_leaves_the_previous_extract(con, extract, tmp_path, monkeypatch):
@@ -103,7 +126,7 @@ def test_a_failed_write_leaves_the_previous_extract(con, extract, tmp_path, monk
 
     monkeypatch.setattr(extracts, "write_parquet", boom)
     with pytest.raises(RuntimeError):
-        extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports")
+        extracts.write_department_extract(con, "scjg", AS_OF, tmp_path / "exports", force=True)
     assert {p.name: p.read_bytes() for p in extract.path.iterdir()} == before
     assert [p.name for p in extract.path.parent.iterdir()] == [AS_OF]
 
