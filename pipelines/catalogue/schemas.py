@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 
 from .model import Catalogue, Category, Field
+
+if TYPE_CHECKING:  # pandera (and pandas under it) is imported when a schema is built:
+    import pandera.polars as pa  # a run with nothing new to validate does not pay for it
 
 RULE_ORDER = (
     "required",
@@ -230,6 +233,8 @@ def rule_checks(cat: Category, ctx: SchemaContext) -> list[RuleCheck]:
 
 
 def _check(rc: RuleCheck) -> pa.Check:
+    import pandera.polars as pa
+
     expr = rc.passes
 
     def fn(data, _e=expr):  # PolarsData: (lazyframe, key)
@@ -240,6 +245,8 @@ def _check(rc: RuleCheck) -> pa.Check:
 
 def build_schema(category: Category, context: SchemaContext) -> pa.DataFrameSchema:
     """The pandera schema of ``category``'s validation frame for one delivery."""
+    import pandera.polars as pa
+
     by_field: dict[str, list[pa.Check]] = {f.name: [] for f in category.fields}
     for rc in rule_checks(category, context):
         by_field[rc.field].append(_check(rc))

@@ -1,9 +1,18 @@
 """Load delivered files into DuckDB: ``raw.<category>`` and ``audit.*``.
 
-One transaction per file (raw insert, supersession, ``audit.row_outcomes``,
-``audit.rejected_rows``, ``audit.loads``): a crash mid-file leaves nothing of it, and the
-next run loads it. Original bytes are archived to ``archive/<sha256[:2]>/<sha256>``
-(content-addressed, written before the transaction; an orphan copy is harmless).
+One transaction per file (raw insert, ``audit.row_outcomes``, ``audit.rejected_rows``,
+``audit.loads`` and a ``ingest_state.pending_supersession`` marker): a crash mid-file
+leaves nothing of it, and the next run loads it. Supersession (``is_current``,
+``superseded_by``, outcome ``superseded``) is then applied once per run for every marked
+load, in one transaction per run (:func:`_supersede_pending`): a category's table is
+read once per run, not once per file. A run that dies between the two leaves markers,
+and the next run finishes their supersession with its own. Original bytes are archived to
+``archive/<sha256[:2]>/<sha256>`` (content-addressed, written before the transaction; an
+orphan copy is harmless).
+
+A file already recorded is recognised by its stat signature (size, mtime, ctime, inode)
+in ``ingest_state.inbox_files`` without reading it again; anything else is read and
+hashed (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,6 +105,27 @@ AUDIT_TABLES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# Ingestion's own bookkeeping (not part of the published warehouse; docs/architecture.md).
+STATE_SCHEMA = "ingest_state"
+STATE_TABLES: dict[str, list[tuple[str, str]]] = {
+    # loads committed whose supersession is not applied yet (one row per load)
+    "pending_supersession": [
+        ("load_id", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("loaded_at", "TIMESTAMP"),
+    ],
+    # the stat signature a file had when it was hashed: a re-run skips it unread
+    "inbox_files": [
+        ("source_file", "VARCHAR"),
+        ("stat_signature", "VARCHAR"),
+        ("sha256", "VARCHAR"),
+    ],
+}
+# A signature is trusted only when the file was last changed this long before it was
+# hashed: a later rewrite then always gets another mtime/ctime, even on file systems with
+# coarse timestamps (the "racy" case of git's index).
+STABLE_AFTER_NS = 2_000_000_000
+
 # Test hook: called inside the file's transaction right after the raw insert.
 _after_raw_insert: Callable[[InboxFile], None] | None = None
 
@@ -119,29 +150,38 @@ def raw_columns(cat: Category) -> list[tuple[str, str]]:
     return cols + LINEAGE_COLUMNS
 
 
-def _ensure_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, cols: list[tuple[str, str]]) -> None:
-    body = ", ".join(f"{_q(n)} {t}" for n, t in cols)
-    con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{_q(table)} ({body})")
-    have = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    }
+def _ensure_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, cols: list[tuple[str, str]], have: set[str] | None
+) -> None:
+    """Create the table, or add the columns it lacks (``have``: its columns, None when it
+    does not exist)."""
+    if have is None:
+        body = ", ".join(f"{_q(n)} {t}" for n, t in cols)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{_q(table)} ({body})")
+        return
     for n, t in cols:  # a field added to the catalogue is a new nullable column
         if n not in have:
             con.execute(f"ALTER TABLE {schema}.{_q(table)} ADD COLUMN {_q(n)} {t}")
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
-    """Create schemas ``raw`` and ``audit`` and their tables from the catalogue."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    """Create schemas ``raw``, ``audit`` and ``ingest_state`` and their tables from the
+    catalogue (one look at the existing columns, then only the missing DDL)."""
+    for schema in ("raw", "audit", STATE_SCHEMA):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    have: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in con.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema IN ('raw', 'audit', ?)",
+        [STATE_SCHEMA],
+    ).fetchall():
+        have.setdefault((schema, table), set()).add(column)
     for name, cols in AUDIT_TABLES.items():
-        _ensure_table(con, "audit", name, cols)
+        _ensure_table(con, "audit", name, cols, have.get(("audit", name)))
     for cat in catalogue.categories.values():
-        _ensure_table(con, "raw", cat.id, raw_columns(cat))
+        _ensure_table(con, "raw", cat.id, raw_columns(cat), have.get(("raw", cat.id)))
+    for name, cols in STATE_TABLES.items():
+        _ensure_table(con, STATE_SCHEMA, name, cols, have.get((STATE_SCHEMA, name)))
 
 
 # ---------------------------------------------------------------- results
@@ -163,7 +203,9 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
-    rows_superseded: int = 0  # rows (of any file) superseded by this file
+    # rows (of any file) that stopped being current because of this file: superseded by
+    # one of its records, or its own records when a later version was already loaded
+    rows_superseded: int = 0
     extra_columns: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
@@ -229,6 +271,11 @@ class _Run:
     recorded: dict[str, set[str]]  # source_file -> sha256s in audit.loads
     loaded_sha: dict[str, str]  # sha256 -> source_file of a loaded file
     sample_bytes: int = DEFAULT_SAMPLE_BYTES
+    # source_file -> (stat signature, sha256) from ingest_state.inbox_files
+    file_index: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # entries to write back at the end of the run (files hashed in this run)
+    index_updates: dict[str, tuple[str, str]] = field(default_factory=dict)
+    trust_stat: bool = True
 
 
 def _insert_loads(run: _Run, f: InboxFile, res: FileResult, enc: str | None, archive: str | None) -> None:
@@ -379,11 +426,23 @@ def _file_level(
 # ---------------------------------------------------------------- one file
 
 
-def _process(run: _Run, f: InboxFile) -> FileResult:
-    data = f.path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+def _stat_signature(path: Path) -> tuple[str, bool]:
+    """The file's stat signature, and whether it may be trusted later (the file was last
+    changed at least ``STABLE_AFTER_NS`` before now)."""
+    now = time.time_ns()
+    st = path.stat()
+    sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+    return sig, max(st.st_mtime_ns, st.st_ctime_ns) < now - STABLE_AFTER_NS
+
+
+def _read_file(path: Path) -> bytes:
+    """The delivered bytes (one place, so tests can count the reads)."""
+    return path.read_bytes()
+
+
+def _result(f: InboxFile, sha: str) -> FileResult:
     cat = f.category
-    res = FileResult(
+    return FileResult(
         source_file=f.source_file,
         department_code=f.department_code,
         category=cat.id if cat and not (f.problem and f.problem.rule == "unknown_category") else None,
@@ -393,7 +452,21 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
         status="skipped",
         load_id=_load_id(f.source_file, sha),
     )
+
+
+def _process(run: _Run, f: InboxFile) -> FileResult:
     seen = run.recorded.get(f.source_file, set())
+    # stat before reading: a rewrite during the read then shows as another signature
+    sig, stable = _stat_signature(f.path)
+    cached = run.file_index.get(f.source_file)
+    if run.trust_stat and cached is not None and cached[0] == sig and cached[1] in seen:
+        return _result(f, cached[1])  # already recorded, unchanged since: not read again
+    data = _read_file(f.path)
+    sha = hashlib.sha256(data).hexdigest()
+    if stable and cached != (sig, sha):
+        run.index_updates[f.source_file] = (sig, sha)
+    cat = f.category
+    res = _result(f, sha)
     if sha in seen:
         return res  # already recorded: idempotent re-run
     archive = archive_bytes(run.paths, data, sha)
@@ -540,60 +613,128 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
             _insert_rejected(run, f, res, rej_df)
         res.status = "loaded"
         _insert_loads(run, f, res, read.encoding, archive)
-        res.rows_superseded = _supersede(con, table, res.load_id) if res.rows_loaded else 0
+        if res.rows_loaded:  # supersession at the end of the run (_supersede_pending)
+            con.execute(
+                f"INSERT INTO {STATE_SCHEMA}.pending_supersession VALUES (?, ?, ?)",
+                [res.load_id, cat.id, run.loaded_at],
+            )
     return res
 
 
-def _supersede(con: duckdb.DuckDBPyConnection, table: str, load_id: str) -> int:
-    """Set-based supersession for the record keys touched by ``load_id``: the greatest
-    (batch_date, batch, source_file, source_row) is current; the others point to it.
+def _supersede_pending(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """Apply supersession for every load in ``ingest_state.pending_supersession``, in one
+    transaction: for the record keys those loads hold, the greatest (batch_date, batch,
+    source_file, source_row) is current and the others point to it (docs/architecture.md).
 
-    Only keys held by more than one row are ranked, over the few columns needed; the
-    updates are restricted to the files of the changed rows (a literal ``IN`` list the
-    scans prune on), not joined against every row of the table and of
-    ``audit.row_outcomes``."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _sup AS
-        WITH keys AS (SELECT DISTINCT record_key FROM {table} WHERE load_id = {_lit(load_id)}),
-        multi AS (
-            SELECT record_key FROM {table} WHERE record_key IN (SELECT record_key FROM keys)
-            GROUP BY record_key HAVING count(*) > 1
-        ),
-        ranked AS (
-            SELECT record_id, source_file, is_current, superseded_by,
-                   first_value(record_id) OVER (
-                       PARTITION BY record_key
-                       ORDER BY batch_date DESC, batch DESC, source_file DESC, source_row DESC
-                   ) AS top
-            FROM {table} WHERE record_key IN (SELECT record_key FROM multi)
-        )
-        SELECT record_id, source_file, record_id = top AS cur, is_current AS was_current,
-               CASE WHEN record_id = top THEN NULL ELSE top END AS sup_by
-        FROM ranked
-        WHERE is_current IS DISTINCT FROM (record_id = top)
-           OR superseded_by IS DISTINCT FROM (CASE WHEN record_id = top THEN NULL ELSE top END)"""
-    )
+    Per category touched, the table's ``record_key`` column is read once, whatever the
+    number of files: the new rows' keys come from the row groups of the pending loads
+    (``loaded_at`` prunes the rest), the rows holding them are found by one scan, and the
+    few whose key has several versions are fetched, ranked and updated by ``rowid``. The
+    outcomes are updated once per run, restricted to the files of the changed rows.
+
+    Returns load_id -> (category, rows that stopped being current), attributed to the load
+    of the current record when it is pending, else to the load of the row itself (a late
+    older delivery)."""
+    pending = con.execute(
+        f"SELECT load_id, category, loaded_at FROM {STATE_SCHEMA}.pending_supersession ORDER BY ALL"
+    ).fetchall()
+    if not pending:
+        return {}
+    by_cat: dict[str, list[tuple[str, dt.datetime]]] = {}
+    for load_id, category, loaded_at in pending:
+        by_cat.setdefault(category, []).append((load_id, loaded_at))
+    all_ids = ", ".join(_lit(lid) for lid, _, _ in pending)
+    con.begin()
     try:
-        n_changed, n_rows = con.execute(
-            "SELECT count(*) FILTER (WHERE NOT cur AND was_current), count(*) FROM _sup"
-        ).fetchone()
-        if n_rows:
-            # record_id is derived from (source_file, source_row): a row's outcome and its
-            # raw row carry the same source_file.
-            files = ", ".join(_lit(r[0]) for r in con.execute("SELECT DISTINCT source_file FROM _sup").fetchall())
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _sup (category VARCHAR, rid BIGINT, record_id VARCHAR,
+            source_file VARCHAR, cur BOOLEAN, was_current BOOLEAN, sup_by VARCHAR, load_id VARCHAR,
+            top_load_id VARCHAR)"""
+        )
+        for category, loads in sorted(by_cat.items()):
+            table = f"raw.{_q(category)}"
+            ids = ", ".join(_lit(lid) for lid, _ in loads)
+            stamps = ", ".join(f"TIMESTAMP {_lit(at.isoformat(sep=' '))}" for at in sorted({at for _, at in loads}))
+            # every row holding a key of the pending loads (one read of record_key) ...
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _hits AS
+                SELECT rowid AS rid, record_key FROM {table}
+                WHERE record_key IN (SELECT record_key FROM {table}
+                                     WHERE loaded_at IN ({stamps}) AND load_id IN ({ids}))"""
+            )
+            # ... and, for the keys held by more than one, those rows fetched by rowid and ranked
+            con.execute(
+                f"""INSERT INTO _sup
+                WITH multi AS (
+                    SELECT rid FROM _hits WHERE record_key IN (
+                        SELECT record_key FROM _hits GROUP BY record_key HAVING count(*) > 1)
+                ),
+                ranked AS (
+                    SELECT rowid AS rid, record_id, source_file, load_id, is_current, superseded_by,
+                           first_value(record_id) OVER w AS top, first_value(load_id) OVER w AS top_load_id
+                    FROM {table} WHERE rowid IN (SELECT rid FROM multi)
+                    WINDOW w AS (PARTITION BY record_key
+                                 ORDER BY batch_date DESC, batch DESC, source_file DESC, source_row DESC)
+                )
+                SELECT {_lit(category)}, rid, record_id, source_file, record_id = top, is_current,
+                       CASE WHEN record_id = top THEN NULL ELSE top END, load_id, top_load_id
+                FROM ranked
+                WHERE is_current IS DISTINCT FROM (record_id = top)
+                   OR superseded_by IS DISTINCT FROM (CASE WHEN record_id = top THEN NULL ELSE top END)"""
+            )
             con.execute(
                 f"""UPDATE {table} SET is_current = s.cur, superseded_by = s.sup_by
-                FROM _sup s WHERE {table}.source_file IN ({files}) AND {table}.record_id = s.record_id"""
+                FROM _sup s WHERE s.category = {_lit(category)} AND {table}.rowid = s.rid"""
             )
+        files = [r[0] for r in con.execute("SELECT DISTINCT source_file FROM _sup ORDER BY 1").fetchall()]
+        if files:
+            # record_id is derived from (source_file, source_row): a row's outcome and its
+            # raw row carry the same source_file, and the literal list lets the scan skip
+            # row groups of other files.
             con.execute(
                 f"""UPDATE audit.row_outcomes
                 SET outcome = CASE WHEN s.cur THEN 'loaded' ELSE 'superseded' END
-                FROM _sup s WHERE audit.row_outcomes.source_file IN ({files})
+                FROM _sup s WHERE audit.row_outcomes.source_file IN ({", ".join(_lit(f) for f in files)})
                   AND audit.row_outcomes.record_id = s.record_id"""
             )
+        counts = con.execute(
+            f"""SELECT CASE WHEN top_load_id IN ({all_ids}) THEN top_load_id ELSE load_id END AS by_load,
+                       count(*)
+                FROM _sup WHERE was_current AND NOT cur GROUP BY 1"""
+        ).fetchall()
+        con.execute(f"DELETE FROM {STATE_SCHEMA}.pending_supersession WHERE load_id IN ({all_ids})")
+        con.execute("DROP TABLE _sup")
+        con.execute("DROP TABLE IF EXISTS _hits")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    category_of = {lid: category for lid, category, _ in pending}
+    return {lid: (category_of[lid], int(n)) for lid, n in counts}
+
+
+def _save_file_index(con: duckdb.DuckDBPyConnection, updates: dict[str, tuple[str, str]]) -> None:
+    """Record the stat signatures of the files hashed in this run."""
+    if not updates:
+        return
+    df = pl.DataFrame(
+        [(sf, sig, sha) for sf, (sig, sha) in sorted(updates.items())],
+        schema=["source_file", "stat_signature", "sha256"],
+        orient="row",
+    )
+    con.register("_index", df.to_arrow())
+    con.begin()
+    try:
+        con.execute(
+            f"DELETE FROM {STATE_SCHEMA}.inbox_files WHERE source_file IN (SELECT source_file FROM _index)"
+        )
+        con.execute(f"INSERT INTO {STATE_SCHEMA}.inbox_files SELECT source_file, stat_signature, sha256 FROM _index")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
     finally:
-        con.execute("DROP TABLE IF EXISTS _sup")
-    return int(n_changed)
+        con.unregister("_index")
 
 
 # ---------------------------------------------------------------- entry point
@@ -605,8 +746,12 @@ def ingest_inbox(
     *,
     con: duckdb.DuckDBPyConnection | None = None,
     key: bytes | None = None,
+    trust_stat: bool = True,
 ) -> IngestReport:
-    """Ingest every file of ``paths.inbox`` not yet recorded, in delivery order."""
+    """Ingest every file of ``paths.inbox`` not yet recorded, in delivery order.
+
+    ``trust_stat=False`` reads and hashes every file again instead of recognising the
+    recorded ones by their stat signature (``ingest_state.inbox_files``)."""
     own = con is None
     if own:
         paths.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -625,6 +770,12 @@ def ingest_inbox(
             recorded.setdefault(sf, set()).add(sha)
             if status == "loaded":
                 loaded_sha.setdefault(sha, sf)
+        file_index = {
+            sf: (sig, sha)
+            for sf, sig, sha in con.execute(
+                f"SELECT source_file, stat_signature, sha256 FROM {STATE_SCHEMA}.inbox_files"
+            ).fetchall()
+        }
         try:
             sample = int(catalogue.setting("ingest.encoding.sample_bytes"))
         except (KeyError, TypeError, ValueError):
@@ -638,16 +789,37 @@ def ingest_inbox(
             recorded=recorded,
             loaded_sha=loaded_sha,
             sample_bytes=sample,
+            file_index=file_index,
+            trust_stat=trust_stat,
         )
         report = IngestReport()
-        for f in discover(paths.inbox, catalogue):
-            res = _process(run, f)
-            report.files.append(res)
-            if res.status == "skipped":
-                continue
-            run.recorded.setdefault(f.source_file, set()).add(res.sha256)
-            if res.status == "loaded":
-                run.loaded_sha.setdefault(res.sha256, f.source_file)
+        try:
+            for f in discover(paths.inbox, catalogue):
+                res = _process(run, f)
+                report.files.append(res)
+                if res.status == "skipped":
+                    continue
+                run.recorded.setdefault(f.source_file, set()).add(res.sha256)
+                if res.status == "loaded":
+                    run.loaded_sha.setdefault(res.sha256, f.source_file)
+        except BaseException:
+            # the files committed so far get their supersession now; a failure of that
+            # leaves the markers for the next run and must not hide the original error
+            try:
+                _supersede_pending(con)
+                _save_file_index(con, run.index_updates)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        superseded = _supersede_pending(con)
+        _save_file_index(con, run.index_updates)
+        by_load = {res.load_id: res for res in report.processed}
+        for load_id, (category, n) in superseded.items():
+            if load_id in by_load:
+                by_load[load_id].rows_superseded += n
+            else:  # a load of an interrupted earlier run, finished now
+                report.categories.setdefault(category, CategoryStats()).rows_superseded += n
+        for res in report.processed:
             st = report.categories.setdefault(res.category or "", CategoryStats())
             st.files += 1
             st.rows_read += res.rows_read

@@ -3,7 +3,6 @@ turn ``failure_cases`` into per-row Chinese reasons and rule ids."""
 
 from __future__ import annotations
 
-import pandera.polars as pa
 import polars as pl
 
 from ..catalogue import Category
@@ -20,6 +19,8 @@ def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) 
     )
     if frame.height == 0:
         return empty
+    import pandera.polars as pa  # lazily: a run with nothing to validate does not import it
+
     schema = build_schema(category, ctx)
     try:
         schema.validate(frame, lazy=True)
