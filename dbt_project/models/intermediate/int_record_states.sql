@@ -11,14 +11,9 @@
 -- Repairs and objections name a record by category + document number (+ subject);
 -- categories without a document number (经营异常名录) match every listing of the
 -- subject in that category decided on or before the repair / objection.
--- Point in time first: each record as it stood on the evaluation date — the version
--- delivered (batch_date) on or before as_of that was current then, and only if decided on
--- or before as_of (pit_versions_current: the current version unless a later one was
--- delivered after as_of).
 with records as (
-    select {{ as_of_date() }} as as_of, r.*
-    from ({{ pit_versions_current('select * from ' ~ ref('int_record_versions') ~ ' where ' ~ delta_filter('subject_id'), key='version_key') }}) as r
-    where r.decided_on <= {{ as_of_date() }}
+    select * from {{ ref('int_records_as_of') }}
+    where {{ delta_filter('subject_id') }}
 ),
 
 repairs as (
