@@ -108,7 +108,7 @@ def check_results(scorecard, thresholds: dict[str, Any]) -> list[dg.AssetCheckRe
 )
 def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: WarehouseResource):
     from pipelines.quality.gx_suites import run_validations
-    from pipelines.quality.incremental import state_path
+    from pipelines.quality.incremental import rejected_state_path, state_path
     from pipelines.quality.report import write_report
     from pipelines.quality.scorecard import compute_scorecard
 
@@ -118,7 +118,8 @@ def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig
     with warehouse.connect(read_only=True) as con:
         gx = run_validations(data_dir, con, catalogue, force=config.revalidate)
         sc = compute_scorecard(con, catalogue, as_of, state_path=state_path(data_dir), full=config.revalidate)
-        out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc)
+        out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc,
+                           rejected_state=rejected_state_path(data_dir), full=config.revalidate)
     failed = [v["source_file"] for v in gx["validated"] if not v["success"]]
     yield dg.MaterializeResult(
         asset_key=REPORT_KEY,

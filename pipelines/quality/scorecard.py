@@ -510,9 +510,14 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
       equal the sum of the kept and recomputed files' — else code governance changed
       other references (e.g. a new registration resolved them) and that department and
       category is counted again in full."""
-    known = set(zip(state.files["source_file"], state.files["load_id"], strict=True))
-    new = [f for f, lid in zip(loads["source_file"], loads["load_id"], strict=True) if (f, lid) not in known]
-    per_file = state.file_counts
+    # A file is new when its path has loads it had not (a changed file delivered again
+    # under the same path adds a load: every count joined on the path changes with it).
+    def load_ids(frame: pd.DataFrame) -> dict[str, tuple]:
+        return {f: tuple(sorted(g)) for f, g in frame.groupby("source_file")["load_id"]}
+
+    before = load_ids(state.files)
+    new = sorted(f for f, ids in load_ids(loads).items() if before.get(f) != ids)
+    per_file = state.file_counts[~state.file_counts["source_file"].isin(new)]
     if new:
         per_file = pd.concat([per_file, _file_grain(con, catalogue, new)], ignore_index=True)
     if not has_codes:
@@ -814,20 +819,23 @@ def compute_scorecard(con, catalogue: Catalogue, as_of: dt.date | None = None, *
 # --------------------------------------------------------------------------- rejected rows CSV
 
 
-def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.DataFrame:
-    """The department's rejected rows, masked (no full ID number, personal fields masked)."""
+_REJECTED_QUERY = """
+    select rr.source_file as file_key, l.department_code, rr.source_file, rr.source_row, rr.category, l.batch,
+           l.batch_date, array_to_string(rr.rule_ids, ';') as rule_ids, rr.reasons, rr.raw::varchar as raw
+    from audit.rejected_rows rr join audit.loads l on l.source_file = rr.source_file
+"""
+_REJECTED_ORDER = ["batch_date", "file_key", "source_row"]
+_REJECTED_LABELS = {
+    "source_file": "来源文件", "source_row": "行号", "category": "信息类别", "batch": "批次",
+    "batch_date": "报送日期", "rule_ids": "规则编号", "reasons": "退回原因", "raw": "原始数据（已脱敏）",
+}
+
+
+def _mask_rejected(df: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Rejected rows (:data:`_REJECTED_QUERY`) masked: no full ID number, personal fields
+    masked in the raw JSON; the category as its name."""
     from ..textnorm import normalize_header
     from .masking import mask_personal
-
-    df = con.execute(
-        """
-        select rr.source_file, rr.source_row, rr.category, l.batch, l.batch_date,
-               array_to_string(rr.rule_ids, ';') as rule_ids, rr.reasons, rr.raw::varchar as raw
-        from audit.rejected_rows rr join audit.loads l on l.source_file = rr.source_file
-        where l.department_code = ? order by l.batch_date, rr.source_file, rr.source_row
-        """,
-        [department_code],
-    ).df()
 
     names: dict[tuple[str, str], str | None] = {}  # (category, header) → field, normalised once
 
@@ -859,13 +867,54 @@ def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.D
             return json.dumps(out, ensure_ascii=False)
         return mask_ids(json.dumps(obj, ensure_ascii=False))
 
+    df = df.copy()
     df["raw"] = [mask_raw(c, r) for c, r in zip(df["category"], df["raw"], strict=True)]
     df["reasons"] = df["reasons"].map(mask_ids)
     df["source_file"] = df["source_file"].map(mask_ids)
     df["category"] = df["category"].map(lambda c: f"{catalogue.categories[c].name}（{c}）" if c in catalogue.categories else c)
-    return df.rename(
-        columns={
-            "source_file": "来源文件", "source_row": "行号", "category": "信息类别", "batch": "批次",
-            "batch_date": "报送日期", "rule_ids": "规则编号", "reasons": "退回原因", "raw": "原始数据（已脱敏）",
-        }
-    )
+    return df
+
+
+def _rejected_csv_frame(masked: pd.DataFrame) -> pd.DataFrame:
+    return masked.drop(columns=["file_key", "department_code"]).rename(columns=_REJECTED_LABELS)
+
+
+def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.DataFrame:
+    """The department's rejected rows, masked (no full ID number, personal fields masked)."""
+    df = con.execute(
+        f"{_REJECTED_QUERY} where l.department_code = ? order by l.batch_date, rr.source_file, rr.source_row",
+        [department_code],
+    ).df()
+    return _rejected_csv_frame(_mask_rejected(df, catalogue))
+
+
+def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], state_path: Path | str | None = None,
+                         *, full: bool = False) -> dict[str, pd.DataFrame]:
+    """:func:`rejected_rows_frame` of each department; with ``state_path``
+    (:class:`pipelines.quality.incremental.RejectedState`) the rows already masked by an
+    earlier run are kept and only the new files' rows are masked. The same frames."""
+    from .incremental import RejectedState, grain_fingerprint
+
+    if state_path is None:
+        return {d: rejected_rows_frame(con, catalogue, d) for d in departments}
+    loads = con.execute("select source_file, load_id from audit.loads").df()
+    fingerprint = grain_fingerprint()
+    state = None if full else RejectedState.load(state_path, fingerprint, loads)
+    if state is None:
+        rows = _mask_rejected(con.execute(_REJECTED_QUERY).df(), catalogue)
+    else:
+        before = {f: tuple(sorted(g)) for f, g in state.files.groupby("source_file")["load_id"]}
+        new = sorted(f for f, g in loads.groupby("source_file")["load_id"] if before.get(f) != tuple(sorted(g)))
+        rows = state.rows[~state.rows["file_key"].isin(new)]
+        if new:
+            with _files_relation(con, new) as rel:
+                fresh = _mask_rejected(con.execute(f"{_REJECTED_QUERY} where {_in_files('rr.source_file', rel)}").df(),
+                                       catalogue)
+            rows = pd.concat([rows, fresh], ignore_index=True) if len(rows) else fresh
+    RejectedState(files=loads, rows=rows).save(state_path, fingerprint)
+    out = {}
+    for d in departments:
+        part = rows[rows["department_code"] == d]
+        part = part.sort_values(_REJECTED_ORDER, na_position="last", kind="stable").reset_index(drop=True)
+        out[d] = _rejected_csv_frame(part)
+    return out

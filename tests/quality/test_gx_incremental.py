@@ -135,3 +135,46 @@ def test_small_batches_are_validated_in_process(con, catalogue):
     assert gx_suites._workers(con, settings, 68, 109_000) == 1  # a 1 % batch at province scale
     assert gx_suites._workers(con, settings, 104, 10_000_000) == 2  # the whole inbox
     assert gx_suites._workers(con, settings, 3, 10_000_000) == 1  # fewer files than parallel_min_files
+
+
+def test_asset_revalidate_rebuilds_everything(tmp_path, warehouse, monkeypatch):
+    """The asset's second run with nothing new validates nothing and reuses the kept
+    state; with ``revalidate`` it validates every file again, saves the suites again,
+    rebuilds the whole Data Docs site and recomputes (and rewrites) the scorecard state."""
+    import shutil
+
+    import dagster as dg
+
+    from pipelines.defs.quality import data_quality_report
+    from pipelines.defs.resources import WarehouseResource
+    from pipelines.quality import scorecard
+
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")
+    (tmp_path / "warehouse").mkdir()
+    shutil.copy(warehouse, tmp_path / "warehouse" / "credit.duckdb")
+    ensures = _count_ensures(monkeypatch)
+    grains: list = []
+    real = scorecard._file_grain
+    monkeypatch.setattr(scorecard, "_file_grain", lambda con, cat, files=None: grains.append(files) or real(con, cat, files))
+    docs: list[str] = []
+    real_docs = gx_suites.build_docs
+    monkeypatch.setattr(gx_suites, "build_docs", lambda *a, **k: docs.append(real_docs(*a, **k)) or docs[-1])
+
+    def run(revalidate: bool):
+        res = dg.materialize(
+            [data_quality_report],
+            resources={"warehouse": WarehouseResource(data_dir=str(tmp_path))},
+            run_config={"ops": {"data_quality_report": {"config": {"as_of": "2025-10-21", "revalidate": revalidate}}}},
+        )
+        assert res.success
+        mat = res.asset_materializations_for_node("data_quality_report")[0]
+        return mat.metadata["files_validated"].value, mat.metadata["score"].value
+
+    first = run(False)
+    assert first[0] == 4 and ensures == ["admin_penalty"] and grains == [None] and docs == ["full"]
+    second = run(False)
+    assert second == (0, first[1]) and ensures == ["admin_penalty"] and grains == [None] and docs[-1] == "unchanged"
+    third = run(True)
+    assert third == first and ensures == ["admin_penalty"] * 2 and grains == [None, None] and docs[-1] == "full"
+    state = tmp_path / "reports" / "quality" / ".state" / "scorecard.duckdb"
+    assert state.exists() and sorted(p.name for p in state.parent.iterdir()) == ["rejected_rows.duckdb", "scorecard.duckdb"]

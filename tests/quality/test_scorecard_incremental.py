@@ -60,6 +60,20 @@ def check(db: Path, catalogue, state: Path, spy: Spy | None = None) -> tuple[lis
         con.close()
 
 
+def check_rejected(db: Path, catalogue, state: Path) -> None:
+    """The report's masked rejected-row CSVs from the kept state == computed afresh."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        deps = [r[0] for r in con.execute("select distinct department_code from audit.loads order by 1").fetchall()]
+        kept = scorecard.rejected_rows_frames(con, catalogue, deps, state)
+        for d in deps:
+            want = scorecard.rejected_rows_frame(con, catalogue, d)
+            pd.testing.assert_frame_equal(kept[d], want, check_dtype=False)
+            assert kept[d].to_csv(index=False) == want.to_csv(index=False)
+    finally:
+        con.close()
+
+
 def _batch_order(name: str) -> tuple[int, str]:
     digits = name.replace("-", "")
     return (0, digits) if digits[:8].isdigit() else (1, name)
@@ -88,6 +102,7 @@ def test_incremental_equals_full_on_a_sequence_of_batches(tmp_path, catalogue, m
         finally:
             con.close()
         file_grain, _ = check(paths.warehouse, catalogue, state, spy)
+        check_rejected(paths.warehouse, catalogue, state.with_name("rejected_rows.duckdb"))
         if step:  # the state was used: completeness and timeliness of the new files only
             assert len(file_grain) == 1 and file_grain[0] is not None, file_grain
 
@@ -131,7 +146,10 @@ def test_changes_the_state_must_notice(tmp_path, wh, catalogue, monkeypatch):
     def change(sql: str) -> tuple[list, list]:
         with duckdb.connect(str(wh)) as con:
             con.execute(sql)
+        check_rejected(wh, catalogue, tmp_path / "rejected.duckdb")
         return check(wh, catalogue, state, spy)
+
+    check_rejected(wh, catalogue, tmp_path / "rejected.duckdb")
 
     # Supersession: F1 row 1 superseded (its reference gone): F1 is counted again.
     assert change(f"""update audit.row_outcomes set outcome = 'superseded' where source_file = '{F1}' and source_row = 1;
@@ -146,6 +164,19 @@ def test_changes_the_state_must_notice(tmp_path, wh, catalogue, monkeypatch):
     assert change(f"""update codes.subject_refs set status = 'valid', resolved_uscc = subject_id
         where record_id = (select record_id from raw.admin_penalty where source_file = '{F2}' and source_row = 1)""") \
         == ([], [None])
+    # F2 delivered again under the same path with other content (ingest: changed_file, a
+    # second load of the path): everything joined on the path is counted again.
+    assert change(f"""insert into audit.loads by name select 'L-changed' as load_id, source_file, department_code,
+                   category, batch, batch_date, 'a9' as sha256, file_format, encoding, 1 as rows_read,
+                   0 as rows_loaded, 1 as rows_rejected, 0 as rows_duplicate, 'rejected_file' as status,
+                   'changed_file' as reason, loaded_at from audit.loads where source_file = '{F2}';
+               insert into audit.row_outcomes by name select '{F2}' as source_file, 9 as source_row,
+                   'admin_penalty' as category, 'scjg' as department_code, 'L-changed' as load_id,
+                   'rejected' as outcome;
+               insert into audit.rejected_rows by name select '{F2}' as source_file, 9 as source_row,
+                   'scjg' as department_code, 'admin_penalty' as category, '同一路径的文件内容已变更' as reasons,
+                   ['changed_file'] as rule_ids, raw from audit.rejected_rows where source_file = '{F1}'""") \
+        == ([[F2]], [[F2]])
     # Code governance has not run yet (no codes tables), then has: the files referring to
     # the codes in conflict, then every department and category, are counted again.
     with duckdb.connect(str(wh)) as con:
