@@ -712,14 +712,20 @@ def _database_path(con) -> str | None:
 
 def _workers(con, settings: dict[str, Any], files: int, rows: int | None = None) -> int:
     """Worker processes for this run's validations (``quality.gx.workers``), 1 — in this
-    process — for a few files or rows (``parallel_min_files``, ``parallel_min_rows``: a
-    worker takes seconds to start and import GX, more than it saves on small files) or
-    when the warehouse is not open read-only (a writer locks other processes out)."""
+    process — when the warehouse is not open read-only (a writer locks other processes
+    out), for fewer than ``parallel_min_files`` files, or when the validations would be
+    quick in this process: a worker takes seconds to start (spawn, import GX, load the
+    context), so workers are used only when the estimated serial time (``seconds_per_file``
+    per file, GX's fixed cost, plus ``seconds_per_million_rows``) reaches
+    ``parallel_min_seconds``."""
     wanted = int(settings.get("workers", 1) or 1)
     if wanted <= 1 or files < int(settings.get("parallel_min_files", 8)) or _database_path(con) is None:
         return 1
-    if rows is not None and rows < int(settings.get("parallel_min_rows", 0) or 0):
-        return 1
+    if rows is not None:
+        estimate = files * float(settings.get("seconds_per_file", 0.6)) \
+            + rows / 1e6 * float(settings.get("seconds_per_million_rows", 25))
+        if estimate < float(settings.get("parallel_min_seconds", 0) or 0):
+            return 1
     return max(1, min(wanted, os.cpu_count() or 1, files))
 
 
