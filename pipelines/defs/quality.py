@@ -2,7 +2,8 @@
 
 Asset ``["reports", "data_quality"]`` (after ingestion and code governance) validates
 the newly delivered files with great-expectations (offline Data Docs under
-``reports/gx/``), computes the scorecard and writes ``reports/quality/<as_of>/``.
+``reports/gx/``), computes the scorecard (incrementally: ``reports/quality/.state/``, see
+``pipelines.quality.incremental``) and writes ``reports/quality/<as_of>/``.
 Asset checks: a department below a ``quality.thresholds.min`` fails (ERROR), above a
 ``quality.thresholds.max`` warns (WARN).
 
@@ -64,7 +65,8 @@ class QualityConfig(dg.Config):
     as_of: str | None = None
     """Evaluation date YYYY-MM-DD (default: run tag credit/as_of, $CREDIT_AS_OF, today)."""
     revalidate: bool = False
-    """Validate every delivered file again (default: only files not validated before)."""
+    """Validate every delivered file again and recompute the whole scorecard (default: only
+    files not validated before; the scorecard reuses the counts kept from earlier runs)."""
 
 
 def _as_of(config: QualityConfig, tags: dict[str, str]) -> dt.date:
@@ -106,6 +108,7 @@ def check_results(scorecard, thresholds: dict[str, Any]) -> list[dg.AssetCheckRe
 )
 def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: WarehouseResource):
     from pipelines.quality.gx_suites import run_validations
+    from pipelines.quality.incremental import rejected_state_path, state_path
     from pipelines.quality.report import write_report
     from pipelines.quality.scorecard import compute_scorecard
 
@@ -114,8 +117,9 @@ def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig
     data_dir = warehouse.paths.data_dir
     with warehouse.connect(read_only=True) as con:
         gx = run_validations(data_dir, con, catalogue, force=config.revalidate)
-        sc = compute_scorecard(con, catalogue, as_of)
-        out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc)
+        sc = compute_scorecard(con, catalogue, as_of, state_path=state_path(data_dir), full=config.revalidate)
+        out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc,
+                           rejected_state=rejected_state_path(data_dir), full=config.revalidate)
     failed = [v["source_file"] for v in gx["validated"] if not v["success"]]
     yield dg.MaterializeResult(
         asset_key=REPORT_KEY,

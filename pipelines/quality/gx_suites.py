@@ -524,6 +524,38 @@ def _ensure_category(ctx, category: Category, catalogue: Catalogue, result_forma
     return cp
 
 
+def _suite_fingerprint(category: Category, catalogue: Catalogue, result_format: str) -> str:
+    """What a category's stored suite, validation definition and checkpoint are made of:
+    the suite generated from the catalogue, the result format and the GX version."""
+    import great_expectations as gx
+
+    suite = build_suite(category, catalogue).to_json_dict()
+    text = json.dumps([gx.__version__, DATASOURCE, BATCH_DEFINITION, result_format, suite],
+                      sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _suites_state_path(data_dir: Path | str) -> Path:
+    return gx_root(data_dir) / "suites_state.json"
+
+
+def _checkpoint(ctx, category: Category, catalogue: Catalogue, result_format: str, saved: dict[str, str],
+                force: bool = False):
+    """The category's checkpoint. Saving a suite, its validation definition and its
+    checkpoint costs GX about a second per category (it compares every expectation with
+    the stored ones); when the store holds them as generated from the same catalogue
+    (``saved``: category → :func:`_suite_fingerprint`, updated here) they are only read."""
+    fp = _suite_fingerprint(category, catalogue, result_format)
+    if not force and saved.get(category.id) == fp:
+        try:
+            return ctx.checkpoints.get(category.id)
+        except Exception as e:  # noqa: BLE001 - a store changed by hand: save it again
+            log.info("checkpoint %s not readable (%s): saved again", category.id, e)
+    cp = _ensure_category(ctx, category, catalogue, result_format)
+    saved[category.id] = fp
+    return cp
+
+
 def _run_name(source_file: str) -> str:
     # Store keys may not contain '/'.
     return re.sub(r"[\\/]+", "__", source_file)
@@ -531,6 +563,14 @@ def _run_name(source_file: str) -> str:
 
 def _state_path(data_dir: Path | str, catalogue: Catalogue) -> Path:
     return gx_root(data_dir) / str(_settings(catalogue).get("state_file", "validated_batches.json"))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a
+    run that stops half-way leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _docs_fingerprint() -> str:
@@ -552,6 +592,29 @@ def _docs_state_path(data_dir: Path | str) -> Path:
     return gx_root(data_dir) / "data_docs_state.json"
 
 
+def _index_cache_path(data_dir: Path | str) -> Path:
+    return gx_root(data_dir) / "data_docs_index_cache.json"
+
+
+def _site_builder(ctx, data_dir: Path | str):
+    """The context's Data Docs site builder (``local_site``), its index page built by
+    :class:`pipelines.quality.gx_index.CachedSiteIndexBuilder` (the same page, without
+    reading every stored result again)."""
+    import copy
+
+    from great_expectations.render.renderer.site_builder import SiteBuilder
+
+    config = copy.deepcopy(dict(ctx.variables.data_docs_sites["local_site"]))
+    config.pop("class_name", None)
+    config.pop("module_name", None)
+    index = dict(config.get("site_index_builder") or {})
+    index.update(module_name="pipelines.quality.gx_index", class_name="CachedSiteIndexBuilder",
+                 cache_path=str(_index_cache_path(data_dir)))
+    config["site_index_builder"] = index
+    return SiteBuilder(data_context=ctx, site_name="local_site", runtime_environment={"root_directory": ctx.root_directory},
+                       **config)
+
+
 def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool = False) -> str:
     """Render the Data Docs site: everything when asked, when it does not exist yet or
     when the suites may have changed (``_docs_fingerprint``); otherwise only the pages of
@@ -567,11 +630,13 @@ def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool 
         recorded = None
     started = time.time()
     if full or recorded != fp or not docs_index(data_dir).exists():
-        ctx.build_data_docs()
+        _index_cache_path(data_dir).unlink(missing_ok=True)
+        (gx_root(data_dir) / "data_docs_static_index_cache.json").unlink(missing_ok=True)
+        _site_builder(ctx, data_dir).build()
         make_docs_offline(site)
         mode = "full"
     elif new_results:
-        ctx.build_data_docs(resource_identifiers=list(new_results))
+        _site_builder(ctx, data_dir).build(resource_identifiers=list(new_results))
         # Pages written by this build only (mtime; 2 s slack for coarse file-system clocks).
         make_docs_offline(site, since=started - 2)
         mode = "incremental"
@@ -580,6 +645,33 @@ def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool 
     write_static_index(gx_root(data_dir) / "gx")
     state_path.write_text(json.dumps({"fingerprint": fp}) + "\n", encoding="utf-8")
     return mode
+
+
+def _run_checkpoint(checkpoint, batch_parameters: dict[str, Any], expectation_parameters: dict[str, Any], run_id):
+    """What ``Checkpoint.run`` does for our checkpoints (no actions, a file context whose
+    run preparation is a no-op): each validation definition run with the checkpoint's id
+    and result format, results keyed by suite, run id and batch — the same stored results.
+    Without its freshness check, which reads the checkpoint, its validation definition
+    and suite back from the store and compares them (about a tenth of a second per file,
+    and ``ValidationDefinition.run`` checks the definition and suite again): the checkpoint
+    was read from, or saved to, the store by this run (:func:`_checkpoint`). A checkpoint
+    with actions or not saved goes through ``Checkpoint.run``."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    if checkpoint.actions or not checkpoint.id:
+        return checkpoint.run(batch_parameters=batch_parameters, expectation_parameters=expectation_parameters,
+                              run_id=run_id).run_results
+    results = {}
+    for vd in checkpoint.validation_definitions:
+        vr = vd.run(checkpoint_id=checkpoint.id, batch_parameters=batch_parameters,
+                    expectation_parameters=expectation_parameters, result_format=checkpoint.result_format, run_id=run_id)
+        key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=vd.suite.name),
+                                         run_id=run_id, batch_identifier=vr.batch_id)
+        results[key] = vr
+    return results
 
 
 def _validate_file(con, ctx, catalogue: Catalogue, checkpoint, t: dict[str, Any]):
@@ -593,13 +685,14 @@ def _validate_file(con, ctx, catalogue: Catalogue, checkpoint, t: dict[str, Any]
     with warnings.catch_warnings():
         # GX reads DatetimeTZ columns through Series.values (deprecated by pandas 3.1, same values).
         warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", DeprecationWarning))
-        res = checkpoint.run(
+        run_results = _run_checkpoint(
+            checkpoint,
             batch_parameters={"dataframe": frame},
             expectation_parameters={"batch_date": _as_utc(bdate), "current_year": bdate.year},
             run_id=gx.RunIdentifier(run_name=_run_name(t["source_file"]), run_time=dt.datetime.now(dt.UTC)),
         )
     out = []
-    for key, vr in res.run_results.items():
+    for key, vr in run_results.items():
         stats = vr.statistics
         out.append(({"success": bool(vr.success), "evaluated": int(stats.get("evaluated_expectations", 0)),
                      "failed": int(stats.get("unsuccessful_expectations", 0))}, key.to_tuple()))
@@ -617,13 +710,22 @@ def _database_path(con) -> str | None:
     return row[0] if row and row[0] and row[1] else None
 
 
-def _workers(con, settings: dict[str, Any], files: int) -> int:
+def _workers(con, settings: dict[str, Any], files: int, rows: int | None = None) -> int:
     """Worker processes for this run's validations (``quality.gx.workers``), 1 — in this
-    process — for a few files (``parallel_min_files``: starting a worker costs seconds) or
-    when the warehouse is not open read-only (a writer locks other processes out)."""
+    process — when the warehouse is not open read-only (a writer locks other processes
+    out), for fewer than ``parallel_min_files`` files, or when the validations would be
+    quick in this process: a worker takes seconds to start (spawn, import GX, load the
+    context), so workers are used only when the estimated serial time (``seconds_per_file``
+    per file, GX's fixed cost, plus ``seconds_per_million_rows``) reaches
+    ``parallel_min_seconds``."""
     wanted = int(settings.get("workers", 1) or 1)
     if wanted <= 1 or files < int(settings.get("parallel_min_files", 8)) or _database_path(con) is None:
         return 1
+    if rows is not None:
+        estimate = files * float(settings.get("seconds_per_file", 0.6)) \
+            + rows / 1e6 * float(settings.get("seconds_per_million_rows", 25))
+        if estimate < float(settings.get("parallel_min_seconds", 0) or 0):
+            return 1
     return max(1, min(wanted, os.cpu_count() or 1, files))
 
 
@@ -718,6 +820,11 @@ def run_validations(
         wanted = set(batches)
         loads = loads[loads["source_file"].isin(wanted)]
     ctx = get_context(data_dir)
+    suites_path = _suites_state_path(data_dir)
+    try:
+        saved: dict[str, str] = json.loads(suites_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
     checkpoints: dict[str, Any] = {}
     summary: list[dict[str, Any]] = []
     new_results: list[Any] = []
@@ -731,13 +838,13 @@ def run_validations(
             skipped += 1
             continue
         if category.id not in checkpoints:
-            checkpoints[category.id] = _ensure_category(ctx, category, catalogue, result_format)
+            checkpoints[category.id] = _checkpoint(ctx, category, catalogue, result_format, saved, force)
         bdate = pd.Timestamp(row.batch_date) if row.batch_date is not None and not pd.isna(row.batch_date) \
             else pd.Timestamp.today().normalize()
         todo.append({"source_file": row.source_file, "category": category.id, "department_code": row.department_code,
                      "batch": row.batch, "batch_date": bdate, "sha256": row.sha256,
                      "rows": 0 if pd.isna(row.rows_read) else int(row.rows_read)})
-    workers = _workers(con, settings, len(todo))
+    workers = _workers(con, settings, len(todo), sum(t["rows"] for t in todo))
     if workers > 1:
         results = _validate_in_workers(data_dir, _database_path(con), todo, workers)
     else:
@@ -758,9 +865,10 @@ def run_validations(
     if not summary and not docs_index(data_dir).exists():
         # A clean state with nothing to validate still gets the suites documented.
         for category in catalogue.categories.values():
-            _ensure_category(ctx, category, catalogue, result_format)
+            _checkpoint(ctx, category, catalogue, result_format, saved, force)
     docs_build = build_docs(ctx, data_dir, new_results, full=force)
-    state_path.write_text(json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    _write_atomic(suites_path, json.dumps(saved, indent=1, sort_keys=True))
+    _write_atomic(state_path, json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
     return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped, "docs_build": docs_build}
 
 
@@ -842,21 +950,33 @@ def write_static_index(gx_dir: Path) -> Path:
     site = gx_dir / "uncommitted" / "data_docs" / "local_site"
     index = site / "index.html"
     store = gx_dir / "uncommitted" / "validations"
+    # A stored result never changes: its outcome is read once and kept in this file.
+    cache_path = gx_dir.parent / "data_docs_static_index_cache.json"
+    try:
+        cache: dict[str, list] = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    kept: dict[str, list] = {}
     rows = []
     for js in store.rglob("*.json"):
         rel = js.relative_to(store).with_suffix(".html")
         page = site / "validations" / rel
         if not page.exists():
             continue
-        try:
-            res = json.loads(js.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
+        info = cache.get(rel.as_posix())
+        if info is None:
+            try:
+                res = json.loads(js.read_text(encoding="utf-8"))
+            except ValueError:
+                continue
+            stats = res.get("statistics", {}) or {}
+            info = [bool(res.get("success")), stats.get("evaluated_expectations"), stats.get("unsuccessful_expectations")]
+        kept[rel.as_posix()] = info
         parts = rel.parts  # suite / run_name / run_time / batch.html
-        stats = res.get("statistics", {}) or {}
         rows.append((parts[-3] if len(parts) >= 3 else "", parts[0], parts[1].replace("__", "/") if len(parts) > 1 else "",
-                     bool(res.get("success")), stats.get("evaluated_expectations"), stats.get("unsuccessful_expectations"),
-                     rel.as_posix()))
+                     *info, rel.as_posix()))
+    if kept != cache:
+        _write_atomic(cache_path, json.dumps(kept, ensure_ascii=False, sort_keys=True))
     rows.sort(key=lambda r: (r[0], r[2]), reverse=True)
     suites = sorted(p.relative_to(site).as_posix() for p in (site / "expectations").rglob("*.html")) if (site / "expectations").exists() else []
     out = [_STATIC_START, '<div class="container-fluid" id="offline-index"><div class="card"><div class="card-header">'

@@ -24,7 +24,7 @@ from .scorecard import (
     DIMENSIONS,
     Scorecard,
     compute_scorecard,
-    rejected_rows_frame,
+    rejected_rows_frames,
 )
 
 RATE_LABELS = {
@@ -182,15 +182,18 @@ def write_history_index(data_dir: Path | str, limit: int = 60) -> Path:
 
 
 def write_report(data_dir: Path | str, con, catalogue: Catalogue, as_of: dt.date | None = None,
-                 docs_index: Path | None = None, scorecard: Scorecard | None = None) -> dict[str, Any]:
-    """Compute (unless given) the scorecard and write the report, CSVs and history index."""
+                 docs_index: Path | None = None, scorecard: Scorecard | None = None, *,
+                 rejected_state: Path | str | None = None, full: bool = False) -> dict[str, Any]:
+    """Compute (unless given) the scorecard and write the report, CSVs and history index.
+    ``rejected_state`` / ``full``: see :func:`rejected_rows_frames` (the same CSVs)."""
     data_dir = Path(data_dir)
     sc = scorecard or compute_scorecard(con, catalogue, as_of)
     out_dir = quality_dir(data_dir) / sc.as_of.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     csvs = []
+    frames = rejected_rows_frames(con, catalogue, [d["code"] for d in sc.departments], rejected_state, full=full)
     for d in sc.departments:
-        frame = rejected_rows_frame(con, catalogue, d["code"])
+        frame = frames[d["code"]]
         path = out_dir / d["rejected_csv"]
         frame.to_csv(path, index=False, encoding="utf-8-sig")
         d["rejected_rows"] = len(frame)

@@ -23,14 +23,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..catalogue import Catalogue, Category
 from .masking import mask_ids
 from .workdays import register_workday_calendar
+
+if TYPE_CHECKING:
+    from .incremental import GrainState
+
+log = logging.getLogger(__name__)
 
 DIMENSIONS = ["completeness", "validity", "uniqueness", "timeliness", "consistency"]
 DIMENSION_LABELS = {
@@ -70,6 +77,10 @@ COUNTS = [
     "timely_on_time", "timely_lag_sum", "refs_total", "refs_ok", "refs_repaired",
     "refs_unresolved", "refs_unknown", "refs_conflict",
 ]
+# Counts of a delivered file's own rows (kept per file between runs) and of the code
+# governance references (kept per department and category while their fingerprint holds).
+FILE_COUNTS = ["checks_total", "checks_filled", "timely_measured", "timely_on_time", "timely_lag_sum"]
+REF_COUNTS = ["refs_total", "refs_ok", "refs_repaired", "refs_unresolved", "refs_unknown", "refs_conflict"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -107,6 +118,33 @@ def quality_settings(catalogue: Catalogue) -> dict[str, Any]:
         return dict(catalogue.setting("quality") or {})
     except KeyError:
         return {}
+
+
+def _in_files(column: str, files: str) -> str:
+    """``column`` is one of the ``source_file`` values of relation ``files`` (see
+    :func:`_files_relation`: a semi-join, several times faster than a literal list)."""
+    return f"{column} in (select source_file from {files})"
+
+
+def _files_relation(con, files: list[str] | None):
+    """A ``with`` block in which ``files`` is a relation (its name is yielded) of
+    ``source_file`` values registered on ``con``; None stays None (every file)."""
+    import contextlib
+    import uuid
+
+    @contextlib.contextmanager
+    def cm():
+        if files is None:
+            yield None
+            return
+        name = f"_quality_files_{uuid.uuid4().hex[:8]}"
+        con.register(name, pd.DataFrame({"source_file": list(files)}, dtype=object))
+        try:
+            yield name
+        finally:
+            con.unregister(name)
+
+    return cm()
 
 
 def _filled(expr: str) -> str:
@@ -167,16 +205,26 @@ def _file_counts(con) -> pd.DataFrame:
     ).df()
 
 
-def _rejected_keys(con, category: str) -> list[str]:
+def _rejected_keys(con, category: str, files: str | None = None) -> list[str]:
+    """The JSON keys (original headers) of the category's rejected rows, sorted (the
+    coalesce order of headers that map to one field must not depend on the hash order of
+    ``distinct``, nor on which files are read); ``files``: only those files' rows."""
+    where = f" and {_in_files('source_file', files)}" if files is not None else ""
     rows = con.execute(
-        "select distinct unnest(json_keys(raw)) from audit.rejected_rows where category = ? and raw is not null",
+        "select distinct unnest(json_keys(raw)) from audit.rejected_rows "
+        f"where category = ? and raw is not null{where}",
         [category],
     ).fetchall()
-    return [r[0] for r in rows if r[0] is not None]
+    return sorted(r[0] for r in rows if r[0] is not None)
 
 
-def _completeness_sql(con, category: Category) -> list[str]:
+def _completeness_sql(con, category: Category, files: str | None = None) -> list[str]:
+    """Checked and filled required fields per delivered file (``source_file`` + grain):
+    raw rows and rejected rows. ``files``: a relation of ``source_file`` values to
+    only those files (None: every file)."""
     parts: list[str] = []
+    raw_where = f" where {_in_files('source_file', files)}" if files is not None else ""
+    rej_where = f" and {_in_files('rr.source_file', files)}" if files is not None else ""
     if _table_exists(con, "raw", category.id):
         cols = _columns(con, "raw", category.id)
 
@@ -185,11 +233,11 @@ def _completeness_sql(con, category: Category) -> list[str]:
 
         checks, filled = _required_checks(category, raw_value, raw_value)
         parts.append(
-            f"select department_code, {_lit(category.id)} as category, batch, batch_date, "
+            f"select source_file, department_code, {_lit(category.id)} as category, batch, batch_date, "
             f"sum({checks}) as checks_total, sum({filled}) as checks_filled "
-            f"from raw.{_q(category.id)} group by all"
+            f"from raw.{_q(category.id)}{raw_where} group by all"
         )
-    keys = _rejected_keys(con, category.id)
+    keys = _rejected_keys(con, category.id, files)
     by_field: dict[str, list[str]] = {}
     hmap = category.header_map
     from ..textnorm import normalize_header
@@ -219,44 +267,50 @@ def _completeness_sql(con, category: Category) -> list[str]:
 
     checks, filled = _required_checks(category, rej_value, rej_enum_value)
     parts.append(
-        f"select l.department_code, {_lit(category.id)} as category, l.batch, l.batch_date, "
+        f"select rr.source_file, l.department_code, {_lit(category.id)} as category, l.batch, l.batch_date, "
         f"sum({checks}) as checks_total, sum({filled}) as checks_filled "
         f"from audit.rejected_rows rr join audit.loads l on l.source_file = rr.source_file "
-        f"where rr.category = {_lit(category.id)} group by all"
+        f"where rr.category = {_lit(category.id)}{rej_where} group by all"
     )
     return parts
 
 
-def _timeliness_sql(con, catalogue: Catalogue, cal: str, max_days: int) -> list[str]:
+def _main_dates(con, catalogue: Catalogue) -> list[tuple[str, str]]:
+    """(category, main date field) of the categories measured for timeliness."""
     main = quality_settings(catalogue).get("main_date", {}) or {}
-    parts = []
-    for cat_id, field_name in main.items():
-        if not field_name or cat_id not in catalogue.categories:
-            continue
-        if not _table_exists(con, "raw", cat_id) or field_name not in _columns(con, "raw", cat_id):
-            continue
-        parts.append(
-            f"""
-            select r.department_code, {_lit(cat_id)} as category, r.batch, r.batch_date,
-                   count(*) as timely_measured,
-                   count(*) filter (where greatest(cb.workday_index - cd.workday_index, 0) <= {int(max_days)}) as timely_on_time,
-                   sum(greatest(cb.workday_index - cd.workday_index, 0)) as timely_lag_sum
-            from raw.{_q(cat_id)} r
-            join {cal} cd on cd.d = r.{_q(field_name)}
-            join {cal} cb on cb.d = r.batch_date
-            group by all
-            """
-        )
-    return parts
+    return [
+        (cat_id, field_name) for cat_id, field_name in main.items()
+        if field_name and cat_id in catalogue.categories and _table_exists(con, "raw", cat_id)
+        and field_name in _columns(con, "raw", cat_id)
+    ]
 
 
-def _date_span(con, catalogue: Catalogue) -> tuple[dt.date, dt.date] | None:
-    main = quality_settings(catalogue).get("main_date", {}) or {}
+def _timeliness_sql(con, catalogue: Catalogue, cal: str, max_days: int, files: str | None = None) -> list[str]:
+    """Measured / on time / lag per delivered file (``source_file`` + grain)."""
+    where = f" where {_in_files('r.source_file', files)}" if files is not None else ""
+    return [
+        f"""
+        select r.source_file, r.department_code, {_lit(cat_id)} as category, r.batch, r.batch_date,
+               count(*) as timely_measured,
+               count(*) filter (where greatest(cb.workday_index - cd.workday_index, 0) <= {int(max_days)}) as timely_on_time,
+               sum(greatest(cb.workday_index - cd.workday_index, 0)) as timely_lag_sum
+        from raw.{_q(cat_id)} r
+        join {cal} cd on cd.d = r.{_q(field_name)}
+        join {cal} cb on cb.d = r.batch_date{where}
+        group by all
+        """
+        for cat_id, field_name in _main_dates(con, catalogue)
+    ]
+
+
+def _date_span(con, catalogue: Catalogue, files: str | None = None) -> tuple[dt.date, dt.date] | None:
+    """The calendar the timeliness join needs: every main date (from 1949-10-01) and
+    batch date of the rows measured (``files``: of those files only)."""
+    where = f" where {_in_files('source_file', files)}" if files is not None else ""
     sel = []
-    for cat_id, field_name in main.items():
-        if field_name and _table_exists(con, "raw", cat_id) and field_name in _columns(con, "raw", cat_id):
-            sel.append(f"select min({_q(field_name)}) lo, max(batch_date) hi from raw.{_q(cat_id)}")
-            sel.append(f"select min(batch_date) lo, max({_q(field_name)}) hi from raw.{_q(cat_id)}")
+    for cat_id, field_name in _main_dates(con, catalogue):
+        sel.append(f"select min({_q(field_name)}) lo, max(batch_date) hi from raw.{_q(cat_id)}{where}")
+        sel.append(f"select min(batch_date) lo, max({_q(field_name)}) hi from raw.{_q(cat_id)}{where}")
     if not sel:
         return None
     lo, hi = con.execute(f"select min(lo), max(hi) from ({' union all '.join(sel)})").fetchall()[0]
@@ -270,57 +324,255 @@ def codes_available(con) -> bool:
     return _table_exists(con, "codes", "subject_refs")
 
 
-def _consistency_sql(con, catalogue: Catalogue) -> list[str]:
+def _conflict_expr(con) -> str:
+    if _table_exists(con, "audit", "code_conflicts"):
+        return "coalesce(s.resolved_uscc in (select uscc from audit.code_conflicts where uscc is not null), false)"
+    return "false"
+
+
+def _subject_tables(con, catalogue: Catalogue, categories: set[str] | None = None) -> list[str]:
+    return [
+        c.id for c in catalogue.categories.values()
+        if c.has_subject and _table_exists(con, "raw", c.id) and (categories is None or c.id in categories)
+    ]
+
+
+def _consistency_sql(con, catalogue: Catalogue, files: str | None = None, pairs: str | None = None) -> list[str]:
+    """Reference counts per delivered file of the record (``source_file`` + the
+    reference's department and category + the record's batch), with the references'
+    fingerprint (``refs_hash``: sum of a 64-bit hash of each one's record, status and
+    resolved code — with the conflict codes, what the counts read; sums add up over any
+    split). ``files``: only
+    the references of those files' records; ``pairs``: a relation of (department_code,
+    category): only those references (code governance takes a reference's category from
+    the raw table of its record, so only those categories' tables are read)."""
     if not codes_available(con):
         return []
-    unions = [
-        f"select record_id, batch, batch_date from raw.{_q(c.id)}"
-        for c in catalogue.categories.values()
-        if c.has_subject and _table_exists(con, "raw", c.id)
-    ]
+    cats = None
+    if pairs:
+        cats = {r[0] for r in con.execute(f"select distinct category from {pairs}").fetchall()}
+    where = f" where {_in_files('source_file', files)}" if files is not None else ""
+    unions = [f"select record_id, source_file, batch, batch_date from raw.{_q(c)}{where}"
+              for c in _subject_tables(con, catalogue, cats)]
     if not unions:
         return []
-    conflict = "false"
-    if _table_exists(con, "audit", "code_conflicts"):
-        conflict = "coalesce(s.resolved_uscc in (select uscc from audit.code_conflicts where uscc is not null), false)"
+    only = (f" where exists (select 1 from {pairs} p where p.department_code is not distinct from s.department_code"
+            " and p.category is not distinct from s.category)" if pairs else "")
+    conflict = _conflict_expr(con)
     return [
         f"""
-        select s.department_code, s.category, r.batch, r.batch_date,
+        select r.source_file, s.department_code, s.category, r.batch, r.batch_date,
                count(*) as refs_total,
                count(*) filter (where s.status in ('valid', 'person')) as refs_ok,
                count(*) filter (where s.status = 'repaired') as refs_repaired,
                count(*) filter (where s.status in ('ambiguous', 'unresolved')) as refs_unresolved,
                count(*) filter (where s.status = 'unknown_subject') as refs_unknown,
-               count(*) filter (where {conflict}) as refs_conflict
-        from codes.subject_refs s join ({' union all '.join(unions)}) r on r.record_id = s.record_id
+               count(*) filter (where {conflict}) as refs_conflict,
+               cast(sum(hash(s.record_id, s.status, s.resolved_uscc)) as varchar) as refs_hash
+        from codes.subject_refs s join ({' union all '.join(unions)}) r on r.record_id = s.record_id{only}
         group by all
         """
     ]
 
 
-def grain_counts(con, catalogue: Catalogue) -> pd.DataFrame:
-    """All counts at (department_code, category, batch, batch_date)."""
+def _refs_fingerprint(con) -> pd.DataFrame:
+    """Per (department_code, category) of every reference in ``codes.subject_refs``: how
+    many and the sum of their hashes (as in :func:`_consistency_sql`)."""
+    return con.execute(
+        """
+        select s.department_code, s.category, count(*) as refs_total,
+               cast(sum(hash(s.record_id, s.status, s.resolved_uscc)) as varchar) as refs_hash
+        from codes.subject_refs s group by all
+        """
+    ).df()
+
+
+def _grain_frame(f: pd.DataFrame) -> pd.DataFrame:
+    f = f.copy()
+    for g in GRAIN:
+        if g not in f.columns:
+            f[g] = None
+    f["batch_date"] = pd.to_datetime(f["batch_date"]).dt.date
+    return f
+
+
+def _file_grain(con, catalogue: Catalogue, files: list[str] | None = None) -> pd.DataFrame:
+    """Completeness and timeliness counts per delivered file (``source_file`` + grain).
+    They read the file's own raw and rejected rows only, which never change once loaded
+    (supersession changes a row's outcome, not its values): a file's counts can be kept."""
     s = quality_settings(catalogue)
     max_days = int((s.get("timeliness") or {}).get("max_working_days", 7))
-    frames = [_outcome_counts(con), _file_counts(con)]
-    comp = [p for c in catalogue.categories.values() for p in _completeness_sql(con, c)]
-    if comp:
-        frames.append(con.execute(" union all ".join(f"({p})" for p in comp)).df())
-    span = _date_span(con, catalogue)
-    if span:
-        cal = register_workday_calendar(con, *span)
-        tp = _timeliness_sql(con, catalogue, cal, max_days)
-        if tp:
-            frames.append(con.execute(" union all ".join(f"({p})" for p in tp)).df())
-    for p in _consistency_sql(con, catalogue):
-        frames.append(con.execute(p).df())
+    key = ["source_file", *GRAIN]
+    frames = []
+    with _files_relation(con, files) as rel:
+        comp = [p for c in catalogue.categories.values() for p in _completeness_sql(con, c, rel)]
+        if comp:
+            frames.append(con.execute(" union all ".join(f"({p})" for p in comp)).df())
+        span = _date_span(con, catalogue, rel)
+        if span:
+            cal = register_workday_calendar(con, *span)
+            tp = _timeliness_sql(con, catalogue, cal, max_days, rel)
+            if tp:
+                frames.append(con.execute(" union all ".join(f"({p})" for p in tp)).df())
     out = None
     for f in frames:
-        f = f.copy()
-        for g in GRAIN:
-            if g not in f.columns:
-                f[g] = None
-        f["batch_date"] = pd.to_datetime(f["batch_date"]).dt.date
+        f = _grain_frame(f).groupby(key, dropna=False, as_index=False).sum(numeric_only=True)
+        out = f if out is None else out.merge(f, on=key, how="outer")
+    if out is None:
+        out = pd.DataFrame(columns=key)
+    for c in FILE_COUNTS:
+        if c not in out.columns:
+            out[c] = 0
+        out[c] = out[c].fillna(0).astype(float if c == "timely_lag_sum" else "int64")
+    return out[key + FILE_COUNTS]
+
+
+def _refs_by_file(con, catalogue: Catalogue, files: list[str] | None = None, pairs: str | None = None) -> pd.DataFrame:
+    """Reference counts and fingerprint per file of the record (see :func:`_consistency_sql`)."""
+    key = ["source_file", *GRAIN]
+    with _files_relation(con, files) as rel:
+        frames = [_grain_frame(con.execute(p).df()) for p in _consistency_sql(con, catalogue, rel, pairs)]
+    if not frames:
+        return pd.DataFrame(columns=key + REF_COUNTS + ["refs_hash"])
+    out = frames[0]
+    for c in REF_COUNTS:
+        out[c] = out[c].fillna(0).astype("int64")
+    return out[key + REF_COUNTS + ["refs_hash"]]
+
+
+def _outcome_split(con) -> pd.DataFrame:
+    """Loaded and superseded rows per file: supersession moves old files' rows from one
+    to the other, and code governance keeps references of current records only."""
+    return con.execute(
+        """
+        select source_file, count(*) filter (where outcome = 'loaded') as rows_loaded,
+               count(*) filter (where outcome = 'superseded') as rows_superseded
+        from audit.row_outcomes group by all
+        """
+    ).df()
+
+
+def _with_relation(con, name: str, frame: pd.DataFrame):
+    """Register ``frame`` as ``name`` on ``con`` for the duration of a ``with`` block."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        con.register(name, frame)
+        try:
+            yield name
+        finally:
+            con.unregister(name)
+
+    return cm()
+
+
+def _conflict_codes(con) -> set[str]:
+    if not _table_exists(con, "audit", "code_conflicts"):
+        return set()
+    return {r[0] for r in con.execute("select distinct uscc from audit.code_conflicts where uscc is not null").fetchall()}
+
+
+def _files_of_codes(con, catalogue: Catalogue, codes: set[str]) -> set[str]:
+    """The files of the records whose references resolve to one of ``codes``."""
+    if not codes:
+        return set()
+    unions = [f"select record_id, source_file from raw.{_q(c)}" for c in _subject_tables(con, catalogue)]
+    if not unions:
+        return set()
+    with _with_relation(con, "_quality_codes", pd.DataFrame({"uscc": sorted(codes)}, dtype=object)) as rel:
+        return {r[0] for r in con.execute(
+            f"""select distinct r.source_file from codes.subject_refs s
+                join ({' union all '.join(unions)}) r on r.record_id = s.record_id
+                where s.resolved_uscc in (select uscc from {rel})"""
+        ).fetchall()}
+
+
+def _sum_hashes(frame: pd.DataFrame, by: list[str]) -> dict[tuple, tuple[int, int]]:
+    out: dict[tuple, tuple[int, int]] = {}
+    for row in frame[by + ["refs_total", "refs_hash"]].itertuples(index=False):
+        k = tuple(None if pd.isna(v) else v for v in row[:-2])
+        n, h = out.get(k, (0, 0))
+        out[k] = (n + int(row[-2]), h + (0 if pd.isna(row[-1]) else int(row[-1])))
+    return out
+
+
+def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.DataFrame,
+                       split: pd.DataFrame, conflicts: set[str], has_codes: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-file counts and per-file reference counts now, from ``state`` (the counts of
+    earlier runs for the files it covers) plus what changed:
+
+    - completeness / timeliness: the new files' (a file's rows never change);
+    - references: those of the new files' records, of files whose loaded / superseded
+      split moved (code governance keeps references of current records only) and of
+      files with a reference to a code that entered or left ``audit.code_conflicts``;
+      then, per (department, category), the fingerprint of every reference now must
+      equal the sum of the kept and recomputed files' — else code governance changed
+      other references (e.g. a new registration resolved them) and that department and
+      category is counted again in full."""
+    # A file is new when its path has loads it had not (a changed file delivered again
+    # under the same path adds a load: every count joined on the path changes with it).
+    def load_ids(frame: pd.DataFrame) -> dict[str, tuple]:
+        return {f: tuple(sorted(g)) for f, g in frame.groupby("source_file")["load_id"]}
+
+    before = load_ids(state.files)
+    new = sorted(f for f, ids in load_ids(loads).items() if before.get(f) != ids)
+    per_file = state.file_counts[~state.file_counts["source_file"].isin(new)]
+    if new:
+        per_file = pd.concat([per_file, _file_grain(con, catalogue, new)], ignore_index=True)
+    if not has_codes:
+        return per_file, pd.DataFrame(columns=["source_file", *GRAIN, *REF_COUNTS, "refs_hash"])
+    m = split.merge(state.outcome_split, on="source_file", how="left", suffixes=("", "_before"))
+    moved = m.loc[(m["rows_loaded"] != m["rows_loaded_before"]) | (m["rows_superseded"] != m["rows_superseded_before"]),
+                  "source_file"]
+    touched = _files_of_codes(con, catalogue, conflicts ^ set(state.conflicts["uscc"]))
+    redo = sorted(set(new) | set(moved) | touched)
+    refs = state.refs_by_file[~state.refs_by_file["source_file"].isin(redo)]
+    if redo:
+        refs = pd.concat([refs, _refs_by_file(con, catalogue, files=redo)], ignore_index=True)
+    pairs = ["department_code", "category"]
+    counted, actual = _sum_hashes(refs, pairs), _sum_hashes(_refs_fingerprint(con), pairs)
+    dirty = [k for k in set(counted) | set(actual) if counted.get(k) != actual.get(k)]
+    if dirty:
+        log.info("quality scorecard: references of %s changed, counted again", dirty)
+        with _with_relation(con, "_quality_dirty_pairs", pd.DataFrame(dirty, columns=pairs, dtype=object)) as dp:
+            fresh = _refs_by_file(con, catalogue, pairs=dp)
+        key = refs[pairs].astype(object).where(refs[pairs].notna(), None)
+        stale = pd.Series([tuple(k) in set(dirty) for k in key.itertuples(index=False)], index=refs.index, dtype=bool)
+        refs = pd.concat([refs[~stale], fresh], ignore_index=True)
+    return per_file, refs
+
+
+def grain_counts(con, catalogue: Catalogue, state_path: Path | str | None = None, *, full: bool = False) -> pd.DataFrame:
+    """All counts at (department_code, category, batch, batch_date).
+
+    With ``state_path`` (:mod:`pipelines.quality.incremental`) the counts kept from the
+    previous run are reused and only what changed is computed (:func:`_incremental_parts`):
+    the new files' rows and references, and the references of files supersession or code
+    governance touched. Row outcomes and file counts are counted in full (narrow audit
+    columns), and every reference is fingerprinted (one scan of ``codes.subject_refs``).
+    ``full`` (or no usable state) computes everything and rewrites the state. The counts
+    are the same either way."""
+    from .incremental import GrainState, grain_fingerprint
+
+    has_codes = codes_available(con)
+    loads = con.execute("select source_file, load_id from audit.loads").df()
+    split = _outcome_split(con)
+    conflicts = _conflict_codes(con) if has_codes else set()
+    fingerprint = grain_fingerprint() if state_path is not None else ""
+    state = None if full or state_path is None else GrainState.load(state_path, fingerprint, loads)
+    if state is None:
+        per_file, refs = _file_grain(con, catalogue), _refs_by_file(con, catalogue)
+    else:
+        per_file, refs = _incremental_parts(con, catalogue, state, loads, split, conflicts, has_codes)
+    if state_path is not None:
+        GrainState(files=loads, file_counts=per_file, refs_by_file=refs, outcome_split=split,
+                   conflicts=pd.DataFrame({"uscc": sorted(conflicts)}, dtype=object)).save(state_path, fingerprint)
+    frames = [_outcome_counts(con), _file_counts(con), per_file.drop(columns=["source_file"]),
+              refs.drop(columns=["source_file", "refs_hash"])]
+    out = None
+    for f in frames:
+        f = _grain_frame(f)
         f = f.groupby(GRAIN, dropna=False, as_index=False).sum(numeric_only=True)
         out = f if out is None else out.merge(f, on=GRAIN, how="outer")
     assert out is not None
@@ -497,13 +749,15 @@ def _threshold_breaches(entry: dict[str, Any], thresholds: dict[str, Any]) -> li
     return out
 
 
-def compute_scorecard(con, catalogue: Catalogue, as_of: dt.date | None = None) -> Scorecard:
+def compute_scorecard(con, catalogue: Catalogue, as_of: dt.date | None = None, *,
+                      state_path: Path | str | None = None, full: bool = False) -> Scorecard:
+    """The scorecard; ``state_path`` / ``full``: see :func:`grain_counts` (same result)."""
     s = quality_settings(catalogue)
     weights = {k: float(v) for k, v in (s.get("weights") or {}).items()}
     thresholds = s.get("thresholds") or {}
     rep = s.get("report") or {}
     has_codes = codes_available(con)
-    grain = grain_counts(con, catalogue)
+    grain = grain_counts(con, catalogue, state_path, full=full)
     reasons = rejection_reasons(con, catalogue, int(rep.get("top_reasons", 10)), int(rep.get("examples_per_reason", 3)))
     by_rule = rejection_by_rule(con)
     files = deliveries(con)
@@ -565,20 +819,31 @@ def compute_scorecard(con, catalogue: Catalogue, as_of: dt.date | None = None) -
 # --------------------------------------------------------------------------- rejected rows CSV
 
 
-def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.DataFrame:
-    """The department's rejected rows, masked (no full ID number, personal fields masked)."""
+_REJECTED_QUERY = """
+    select rr.source_file as file_key, l.department_code, rr.source_file, rr.source_row, rr.category, l.batch,
+           l.batch_date, array_to_string(rr.rule_ids, ';') as rule_ids, rr.reasons, rr.raw::varchar as raw
+    from audit.rejected_rows rr join audit.loads l on l.source_file = rr.source_file
+"""
+_REJECTED_ORDER = ["batch_date", "file_key", "source_row"]
+_REJECTED_LABELS = {
+    "source_file": "来源文件", "source_row": "行号", "category": "信息类别", "batch": "批次",
+    "batch_date": "报送日期", "rule_ids": "规则编号", "reasons": "退回原因", "raw": "原始数据（已脱敏）",
+}
+
+
+def _mask_rejected(df: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Rejected rows (:data:`_REJECTED_QUERY`) masked: no full ID number, personal fields
+    masked in the raw JSON; the category as its name."""
     from ..textnorm import normalize_header
     from .masking import mask_personal
 
-    df = con.execute(
-        """
-        select rr.source_file, rr.source_row, rr.category, l.batch, l.batch_date,
-               array_to_string(rr.rule_ids, ';') as rule_ids, rr.reasons, rr.raw::varchar as raw
-        from audit.rejected_rows rr join audit.loads l on l.source_file = rr.source_file
-        where l.department_code = ? order by l.batch_date, rr.source_file, rr.source_row
-        """,
-        [department_code],
-    ).df()
+    names: dict[tuple[str, str], str | None] = {}  # (category, header) → field, normalised once
+
+    def field_of(cat, k: str) -> str | None:
+        key = (cat.id, k)
+        if key not in names:
+            names[key] = cat.header_map.get(normalize_header(k))
+        return names[key]
 
     def mask_raw(cat_id: str, raw: str | None) -> str | None:
         if raw is None:
@@ -592,7 +857,7 @@ def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.D
             personal = {f.name for f in cat.personal_fields} if cat else set()
             out = {}
             for k, v in obj.items():
-                name = cat.header_map.get(normalize_header(str(k))) if cat else None
+                name = field_of(cat, str(k)) if cat else None
                 if name in personal and v not in (None, ""):
                     out[k] = mask_ids(str(v)) if cat.by_name[name].code_kind == "id_no" else mask_personal(v)
                     if out[k] == str(v):  # an ID field whose value does not look like an ID
@@ -602,13 +867,54 @@ def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.D
             return json.dumps(out, ensure_ascii=False)
         return mask_ids(json.dumps(obj, ensure_ascii=False))
 
+    df = df.copy()
     df["raw"] = [mask_raw(c, r) for c, r in zip(df["category"], df["raw"], strict=True)]
     df["reasons"] = df["reasons"].map(mask_ids)
     df["source_file"] = df["source_file"].map(mask_ids)
     df["category"] = df["category"].map(lambda c: f"{catalogue.categories[c].name}（{c}）" if c in catalogue.categories else c)
-    return df.rename(
-        columns={
-            "source_file": "来源文件", "source_row": "行号", "category": "信息类别", "batch": "批次",
-            "batch_date": "报送日期", "rule_ids": "规则编号", "reasons": "退回原因", "raw": "原始数据（已脱敏）",
-        }
-    )
+    return df
+
+
+def _rejected_csv_frame(masked: pd.DataFrame) -> pd.DataFrame:
+    return masked.drop(columns=["file_key", "department_code"]).rename(columns=_REJECTED_LABELS)
+
+
+def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.DataFrame:
+    """The department's rejected rows, masked (no full ID number, personal fields masked)."""
+    df = con.execute(
+        f"{_REJECTED_QUERY} where l.department_code = ? order by l.batch_date, rr.source_file, rr.source_row",
+        [department_code],
+    ).df()
+    return _rejected_csv_frame(_mask_rejected(df, catalogue))
+
+
+def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], state_path: Path | str | None = None,
+                         *, full: bool = False) -> dict[str, pd.DataFrame]:
+    """:func:`rejected_rows_frame` of each department; with ``state_path``
+    (:class:`pipelines.quality.incremental.RejectedState`) the rows already masked by an
+    earlier run are kept and only the new files' rows are masked. The same frames."""
+    from .incremental import RejectedState, grain_fingerprint
+
+    if state_path is None:
+        return {d: rejected_rows_frame(con, catalogue, d) for d in departments}
+    loads = con.execute("select source_file, load_id from audit.loads").df()
+    fingerprint = grain_fingerprint()
+    state = None if full else RejectedState.load(state_path, fingerprint, loads)
+    if state is None:
+        rows = _mask_rejected(con.execute(_REJECTED_QUERY).df(), catalogue)
+    else:
+        before = {f: tuple(sorted(g)) for f, g in state.files.groupby("source_file")["load_id"]}
+        new = sorted(f for f, g in loads.groupby("source_file")["load_id"] if before.get(f) != tuple(sorted(g)))
+        rows = state.rows[~state.rows["file_key"].isin(new)]
+        if new:
+            with _files_relation(con, new) as rel:
+                fresh = _mask_rejected(con.execute(f"{_REJECTED_QUERY} where {_in_files('rr.source_file', rel)}").df(),
+                                       catalogue)
+            rows = pd.concat([rows, fresh], ignore_index=True) if len(rows) else fresh
+    RejectedState(files=loads, rows=rows).save(state_path, fingerprint)
+    out = {}
+    for d in departments:
+        part = rows[rows["department_code"] == d]
+        part = part.sort_values(_REJECTED_ORDER, na_position="last", kind="stable").reset_index(drop=True)
+        out[d] = _rejected_csv_frame(part)
+    return out

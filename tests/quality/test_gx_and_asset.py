@@ -102,7 +102,8 @@ def test_validations_in_worker_processes_equal_the_serial_ones(tmp_path, warehou
     base = gx_suites._settings(catalogue)
     runs = {}
     for workers in (1, 2):
-        monkeypatch.setattr(gx_suites, "_settings", lambda c, w=workers: {**base, "workers": w, "parallel_min_files": 2})
+        monkeypatch.setattr(gx_suites, "_settings", lambda c, w=workers: {**base, "workers": w, "parallel_min_files": 2,
+                                                                           "parallel_min_seconds": 0})
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
             assert gx_suites._workers(con, gx_suites._settings(catalogue), 5) == workers
