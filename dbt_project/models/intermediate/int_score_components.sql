@@ -11,10 +11,9 @@ with model as (
 
 subjects as (
     select s.subject_id
-    from {{ ref('int_subjects_as_of') }} as s
+    from (select * from {{ ref('int_subjects_as_of') }} where {{ delta_filter('subject_id') }}) as s
     inner join {{ ref('score_subject_kinds') }} as k on k.subject_kind = s.subject_kind
     inner join model as m on m.model_version = k.model_version
-    where {{ delta_filter('s.subject_id') }}
 ),
 
 dimensions as (

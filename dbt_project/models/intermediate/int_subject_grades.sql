@@ -23,9 +23,8 @@ overrides as (
 scored as (
     select s.subject_id, s.as_of, s.score,
            max(t.min_score) as reached_min_score
-    from {{ ref('int_subject_scores') }} as s
+    from (select * from {{ ref('int_subject_scores') }} where {{ delta_filter('subject_id') }}) as s
     inner join thresholds as t on s.score >= t.min_score
-    where {{ delta_filter('s.subject_id') }}
     group by s.subject_id, s.as_of, s.score
 ),
 
@@ -38,10 +37,9 @@ score_grade as (
 
 applicable as (
     select distinct sg.subject_id, o.override, o.precedence, o.grade_rank, o.reason
-    from {{ ref('int_subject_signals') }} as sg
+    from (select * from {{ ref('int_subject_signals') }} where {{ delta_filter('subject_id') }}) as sg
     inner join overrides as o
         on o.trigger = sg.trigger_kind and o.trigger_value = sg.trigger_value
-    where {{ delta_filter('sg.subject_id') }}
 ),
 
 worst as (

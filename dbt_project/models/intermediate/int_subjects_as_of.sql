@@ -22,6 +22,5 @@ select
     s.legal_rep,
     s.legal_rep_id_masked,
     s.in_register
-from {{ source('codes', 'subjects') }} as s
+from (select * from {{ source('codes', 'subjects') }} where {{ delta_filter('subject_id') }}) as s
 left join registrations as r on r.subject_id = s.subject_id
-where {{ delta_filter('s.subject_id') }}
