@@ -102,6 +102,16 @@ def render_pipeline(results: list[dict]) -> str:
                     f"re-run = {r['incremental_vs_full']:.0%} of the full run")
             lines.append(f"Incremental batch: {b['files']} files, {b['new_rows']:,} new rows + "
                          f"{b['redelivered_rows']:,} re-delivered rows; {tail}.")
+            modes = []
+            for label, key in (("code governance", "codes_build"), ("evaluation", "dbt_build")):
+                m = r["incremental"].get("counts", {}).get(key)
+                if m:
+                    what = (f"{m.get('subjects_changed')} changed subjects logged" if key == "codes_build"
+                            else f"{m.get('changed_subjects')} subjects recomputed")
+                    modes.append(f"{label} {m.get('mode')} ({what}"
+                                 + (f"; {m['reason']}" if m.get("reason") and m.get("mode") == "full" else "") + ")")
+            if modes:
+                lines.append("In the re-run: " + "; ".join(modes) + ".")
         lines.append("Targets: " + ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in r["targets"].items()))
         lines.append("")
     sc = scaling(results)
