@@ -32,7 +32,7 @@ import polars as pl
 from ..catalogue import Catalogue, Category
 from ..catalogue.model import SUBJECT_CODE_FIELDS
 from ..catalogue.schemas import SchemaContext
-from ..settings import Paths, duckdb_memory_limit
+from ..settings import Paths, duckdb_config
 from .discover import FileProblem, InboxFile, discover
 from .normalize import FLAGS, MONEY_SUSPICIOUS, map_headers, normalize_frame
 from .readers import DEFAULT_SAMPLE_BYTES, ReadResult, UnreadableFile, read_bytes
@@ -125,6 +125,8 @@ STATE_TABLES: dict[str, list[tuple[str, str]]] = {
 # hashed: a later rewrite then always gets another mtime/ctime, even on file systems with
 # coarse timestamps (the "racy" case of git's index).
 STABLE_AFTER_NS = 2_000_000_000
+# files prepared ahead of the one being written (catalogs/ingest.yaml: prepare_ahead)
+DEFAULT_PREPARE_AHEAD = 1
 
 # Test hook: called inside the file's transaction right after the raw insert.
 _after_raw_insert: Callable[[InboxFile], None] | None = None
@@ -454,13 +456,38 @@ def _result(f: InboxFile, sha: str) -> FileResult:
     )
 
 
-def _process(run: _Run, f: InboxFile) -> FileResult:
+@dataclass
+class _Prepared:
+    """One file made ready without the warehouse connection (``_prepare``), to be written
+    by ``_finish`` in delivery order."""
+
+    res: FileResult
+    done: bool = False  # nothing to write (already recorded)
+    archive: str | None = None
+    read: ReadResult | None = None  # set once the file was read as a table
+    problem: FileProblem | None = None  # the whole file is rejected
+    outcome: str | None = None  # the outcome of its readable rows then
+    load_df: pl.DataFrame | None = None
+    status: pl.DataFrame | None = None
+    rej_df: pl.DataFrame | None = None
+    insert_sql: str | None = None
+
+
+def _duplicate_problem(run: _Run, sha: str) -> FileProblem:
+    return FileProblem("duplicate_file", f"与已入库的文件 {run.loaded_sha[sha]} 内容完全相同")
+
+
+def _prepare(run: _Run, f: InboxFile) -> _Prepared:
+    """Everything about one file that needs no warehouse connection: read, hash, archive,
+    parse, normalise, validate, and the INSERT to run. Runs in a thread while the previous
+    file is written; it only reads ``run`` (``run.loaded_sha`` may still lack the files
+    not finished yet: ``_finish`` checks it again)."""
     seen = run.recorded.get(f.source_file, set())
     # stat before reading: a rewrite during the read then shows as another signature
     sig, stable = _stat_signature(f.path)
     cached = run.file_index.get(f.source_file)
     if run.trust_stat and cached is not None and cached[0] == sig and cached[1] in seen:
-        return _result(f, cached[1])  # already recorded, unchanged since: not read again
+        return _Prepared(_result(f, cached[1]), done=True)  # recorded, unchanged since: not read
     data = _read_file(f.path)
     sha = hashlib.sha256(data).hexdigest()
     if stable and cached != (sig, sha):
@@ -468,34 +495,27 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
     cat = f.category
     res = _result(f, sha)
     if sha in seen:
-        return res  # already recorded: idempotent re-run
+        return _Prepared(res, done=True)  # already recorded: idempotent re-run
     archive = archive_bytes(run.paths, data, sha)
     if seen:
-        return _file_level(
-            run, f, res,
-            FileProblem("changed_file", "同一路径的文件内容已变更（与已入库的文件不同），请以新批次重新报送"),
-            archive=archive,
-        )
+        return _Prepared(res, archive=archive, problem=FileProblem(
+            "changed_file", "同一路径的文件内容已变更（与已入库的文件不同），请以新批次重新报送"
+        ))
     if f.problem is not None:
-        return _file_level(run, f, res, f.problem, archive=archive)
+        return _Prepared(res, archive=archive, problem=f.problem)
     assert cat is not None and f.batch_date is not None
     try:
         read = read_bytes(data, f.file_format, run.sample_bytes)
     except UnreadableFile as e:
-        return _file_level(run, f, res, FileProblem(e.rule, e.reason), archive=archive)
+        return _Prepared(res, archive=archive, problem=FileProblem(e.rule, e.reason))
+    del data
     if sha in run.loaded_sha:
-        return _file_level(
-            run, f, res,
-            FileProblem("duplicate_file", f"与已入库的文件 {run.loaded_sha[sha]} 内容完全相同"),
-            read=read, archive=archive, outcome="duplicate",
-        )
+        return _Prepared(res, archive=archive, read=read, problem=_duplicate_problem(run, sha), outcome="duplicate")
     mapping = map_headers(read.frame.columns, cat)
     res.extra_columns = list(mapping.extra)
     if mapping.missing_required:
-        return _file_level(
-            run, f, res, FileProblem("missing_column", mapping.missing_reason),
-            read=read, archive=archive, outcome="rejected",
-        )
+        return _Prepared(res, archive=archive, read=read,
+                         problem=FileProblem("missing_column", mapping.missing_reason), outcome="rejected")
     dept = run.catalogue.departments[f.department_code]
     not_submitted = None
     if cat.id not in dept.submits:
@@ -594,31 +614,79 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
         "CAST(__extra AS JSON)",
     ]
     target_cols = ", ".join(_q(c) for c, _ in raw_columns(cat))
-    table = f"raw.{_q(cat.id)}"
+    insert_sql = (
+        f"INSERT INTO raw.{_q(cat.id)} ({target_cols}) SELECT {', '.join(select)} "
+        f"FROM (SELECT {', '.join(inner)} FROM _load)"
+    )
+    return _Prepared(res, archive=archive, read=read, load_df=load_df, status=status,
+                     rej_df=rej_df, insert_sql=insert_sql)
 
+
+def _finish(run: _Run, f: InboxFile, p: _Prepared) -> FileResult:
+    """Write one prepared file: all of it in one transaction, or nothing."""
+    if p.done:
+        return p.res
+    res = p.res
+    if p.read is not None and p.problem is None and res.sha256 in run.loaded_sha:
+        # the same content as a file finished after this one was prepared
+        return _file_level(run, f, _result(f, res.sha256), _duplicate_problem(run, res.sha256),
+                           read=p.read, archive=p.archive, outcome="duplicate")
+    if p.problem is not None:
+        return _file_level(run, f, res, p.problem, read=p.read, archive=p.archive, outcome=p.outcome)
+    assert p.read is not None and p.load_df is not None and p.status is not None and p.insert_sql
     con = run.con
     with _file_transaction(con, res):
-        con.register("_load", load_df.to_arrow())
+        con.register("_load", p.load_df.to_arrow())
         try:
-            con.execute(
-                f"INSERT INTO {table} ({target_cols}) SELECT {', '.join(select)} "
-                f"FROM (SELECT {', '.join(inner)} FROM _load)"
-            )
+            con.execute(p.insert_sql)
         finally:
             con.unregister("_load")
         if _after_raw_insert is not None:
             _after_raw_insert(f)
-        _insert_outcomes(run, f, res, status)
-        if rej_df is not None:
-            _insert_rejected(run, f, res, rej_df)
+        _insert_outcomes(run, f, res, p.status)
+        if p.rej_df is not None:
+            _insert_rejected(run, f, res, p.rej_df)
         res.status = "loaded"
-        _insert_loads(run, f, res, read.encoding, archive)
+        _insert_loads(run, f, res, p.read.encoding, p.archive)
         if res.rows_loaded:  # supersession at the end of the run (_supersede_pending)
             con.execute(
                 f"INSERT INTO {STATE_SCHEMA}.pending_supersession VALUES (?, ?, ?)",
-                [res.load_id, cat.id, run.loaded_at],
+                [res.load_id, res.category, run.loaded_at],
             )
     return res
+
+
+def _process(run: _Run, f: InboxFile) -> FileResult:
+    """One file, prepared and written in this thread."""
+    return _finish(run, f, _prepare(run, f))
+
+
+def _processed(run: _Run, files: list[InboxFile], ahead: int) -> Iterator[tuple[InboxFile, FileResult]]:
+    """Each file's result in delivery order; with ``ahead`` > 0 the next files are prepared
+    in a thread while one is written (parsing and validation in polars overlap DuckDB's
+    insert and commit). Results and their order are the same either way."""
+    if ahead <= 0 or len(files) < 2:
+        for f in files:
+            yield f, _process(run, f)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+        pending: deque = deque()
+        it = iter(files)
+        try:
+            for f in it:
+                pending.append((f, pool.submit(_prepare, run, f)))
+                if len(pending) > ahead:
+                    g, fut = pending.popleft()
+                    yield g, _finish(run, g, fut.result())
+            while pending:
+                g, fut = pending.popleft()
+                yield g, _finish(run, g, fut.result())
+        finally:
+            for _, fut in pending:
+                fut.cancel()
 
 
 def _supersede_pending(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
@@ -747,6 +815,7 @@ def ingest_inbox(
     con: duckdb.DuckDBPyConnection | None = None,
     key: bytes | None = None,
     trust_stat: bool = True,
+    prepare_ahead: int | None = None,
 ) -> IngestReport:
     """Ingest every file of ``paths.inbox`` not yet recorded, in delivery order.
 
@@ -755,7 +824,7 @@ def ingest_inbox(
     own = con is None
     if own:
         paths.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(paths.warehouse), config={"memory_limit": duckdb_memory_limit()})
+        con = duckdb.connect(str(paths.warehouse), config=duckdb_config())
     try:
         if key is None:
             from ..codes.privacy import pseudonym_key
@@ -780,6 +849,12 @@ def ingest_inbox(
             sample = int(catalogue.setting("ingest.encoding.sample_bytes"))
         except (KeyError, TypeError, ValueError):
             sample = DEFAULT_SAMPLE_BYTES
+        try:
+            ahead = int(catalogue.setting("ingest.prepare_ahead"))
+        except (KeyError, TypeError, ValueError):
+            ahead = DEFAULT_PREPARE_AHEAD
+        if prepare_ahead is not None:
+            ahead = prepare_ahead
         run = _Run(
             paths=paths,
             catalogue=catalogue,
@@ -794,8 +869,7 @@ def ingest_inbox(
         )
         report = IngestReport()
         try:
-            for f in discover(paths.inbox, catalogue):
-                res = _process(run, f)
+            for f, res in _processed(run, list(discover(paths.inbox, catalogue)), ahead):
                 report.files.append(res)
                 if res.status == "skipped":
                     continue

@@ -68,6 +68,66 @@ def test_demo_ingest_results_unchanged(tmp_path):
     supersession_invariant(tmp_path / "data" / "warehouse" / "credit.duckdb")
 
 
+
+def test_files_prepared_ahead_give_the_same_results(tmp_path, monkeypatch):
+    """Files read and validated in a thread ahead of the one being written (the default)
+    end exactly as one file at a time does — including a copy of a file delivered right
+    after it in the same run: the copy is prepared before the original is written (forced
+    here), so only the check when it is written can find it a duplicate."""
+    import shutil
+    import threading
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.demo import generate_demo
+    from pipelines.ingest import ingest_inbox, load
+    from pipelines.settings import Paths
+
+    catalogue = load_catalogue()
+    base = tmp_path / "base"
+    generate_demo(base, subjects=300, seed=SEED, error_rate=ERROR_RATE, catalogue=catalogue)
+    original = sorted((base / "inbox").rglob("*.csv"))[0]
+    copy = original.with_name(original.stem + "_副本" + original.suffix)
+    shutil.copyfile(original, copy)
+    orig_rel, copy_rel = (p.relative_to(base / "inbox").as_posix() for p in (original, copy))
+
+    prepare, finish = load._prepare, load._finish
+    copy_prepared = threading.Event()
+    copy_problem_when_prepared = []
+
+    def slow_prepare(run, f):
+        p = prepare(run, f)
+        if f.source_file == copy_rel:
+            copy_problem_when_prepared.append(p.problem)
+            copy_prepared.set()
+        return p
+
+    def finish_after_copy_prepared(run, f, p):
+        if f.source_file == orig_rel and threading.current_thread() is threading.main_thread():
+            copy_prepared.wait(60)
+        return finish(run, f, p)
+
+    got = {}
+    for ahead in (0, 1, 3):
+        d = tmp_path / f"ahead{ahead}"
+        shutil.copytree(base / "inbox", d / "inbox")
+        paths = Paths(d).ensure()
+        copy_prepared.clear()
+        copy_problem_when_prepared.clear()
+        with monkeypatch.context() as m:
+            if ahead:
+                m.setattr(load, "_prepare", slow_prepare)
+                m.setattr(load, "_finish", finish_after_copy_prepared)
+            report = ingest_inbox(paths, catalogue, key=KEY, prepare_ahead=ahead)
+        statuses = {r.source_file: (r.status, r.reason) for r in report.files}
+        assert statuses[orig_rel][0] == "loaded"
+        assert statuses[copy_rel] == ("duplicate_file", f"与已入库的文件 {orig_rel} 内容完全相同")
+        if ahead:  # prepared while the original was not yet written: found when written
+            assert copy_problem_when_prepared == [None]
+        got[ahead] = fingerprints(paths.warehouse)
+    assert got[0]["raw.admin_license"][0] > 0
+    assert got[1] == got[0] and got[3] == got[0]
+
+
 def supersession_invariant(db: Path) -> None:
     """What dbt relies on (macros/versions.sql versions_with_subject): every record key has
     exactly one current version, and every other version names it in superseded_by."""
