@@ -19,8 +19,10 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -39,7 +41,27 @@ WAREHOUSE_POOL = "duckdb_writer"
 # Sources produced by other stages keep their own keys.
 UPSTREAM_SOURCES = ("raw", "codes", "audit")
 
+# dagster-dbt gives every dbt invocation its own folder under target/ (manifest, run
+# results, compiled SQL: about 7 MB); the latest ones are kept for debugging.
+KEEP_INVOCATION_TARGETS = 10
+
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+
+
+def prune_invocation_targets(target_dir: Path, keep: int = KEEP_INVOCATION_TARGETS,
+                             prefix: str = "credit_dbt-", min_age_seconds: float = 3600) -> list[Path]:
+    """Remove the per-invocation folders ``<prefix>*`` under ``target_dir`` but the ``keep``
+    newest and those changed in the last ``min_age_seconds`` (an invocation still running
+    elsewhere); a daily run would otherwise add 2.5 GB a year. Returns the removed."""
+    import time
+
+    runs = sorted((p for p in target_dir.glob(f"{prefix}*") if p.is_dir()),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    cutoff = time.time() - min_age_seconds
+    old = [p for p in runs[keep:] if p.stat().st_mtime < cutoff]
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
+    return old
 
 def _newest_input_mtime() -> float:
     return max((f.stat().st_mtime for f in dbt_input_files()), default=0.0)
@@ -139,6 +161,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
     finally:
         with warehouse.connect(read_only=False) as con:
             delta.record_end(con, build_id, ok)
+        prune_invocation_targets(Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path)
     if not ok:
         raise dg.Failure(description=f"dbt build ({plan.mode}) failed: see the dbt log of this step",
                          metadata={"build_id": build_id, "mode": plan.mode})
@@ -149,4 +172,5 @@ defs = dg.Definitions(
     resources={"dbt": DbtCliResource(project_dir=credit_dbt_project)},
 )
 
-__all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtTranslator", "resolve_as_of"]
+__all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtTranslator", "prune_invocation_targets",
+           "resolve_as_of"]

@@ -22,6 +22,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,23 +493,46 @@ def _prepare(run: _Run, f: InboxFile) -> _Prepared:
     sha = hashlib.sha256(data).hexdigest()
     if stable and cached != (sig, sha):
         run.index_updates[f.source_file] = (sig, sha)
-    cat = f.category
     res = _result(f, sha)
     if sha in seen:
         return _Prepared(res, done=True)  # already recorded: idempotent re-run
-    archive = archive_bytes(run.paths, data, sha)
+    # the archive copy is written while the file is parsed (both release the GIL); it is
+    # on disk before _prepare returns, so before the file's transaction can commit
+    archiving = _archive_pool().submit(archive_bytes, run.paths, data, sha)
+    try:
+        return _prepare_read(run, f, res, data, seen, archiving)
+    finally:
+        archiving.result()
+
+
+def _archive_pool() -> ThreadPoolExecutor:
+    global _ARCHIVE_POOL
+    if _ARCHIVE_POOL is None:
+        _ARCHIVE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-archive")
+    return _ARCHIVE_POOL
+
+
+_ARCHIVE_POOL: ThreadPoolExecutor | None = None
+
+
+def _prepare_read(run: _Run, f: InboxFile, res: FileResult, data: bytes, seen: set[str],
+                  archiving: Future) -> _Prepared:
+    """``_prepare`` from the file's bytes on (``archiving`` gives its archive path)."""
+    cat = f.category
+    sha = res.sha256
     if seen:
-        return _Prepared(res, archive=archive, problem=FileProblem(
+        return _Prepared(res, archive=archiving.result(), problem=FileProblem(
             "changed_file", "同一路径的文件内容已变更（与已入库的文件不同），请以新批次重新报送"
         ))
     if f.problem is not None:
-        return _Prepared(res, archive=archive, problem=f.problem)
+        return _Prepared(res, archive=archiving.result(), problem=f.problem)
     assert cat is not None and f.batch_date is not None
     try:
         read = read_bytes(data, f.file_format, run.sample_bytes)
     except UnreadableFile as e:
-        return _Prepared(res, archive=archive, problem=FileProblem(e.rule, e.reason))
+        return _Prepared(res, archive=archiving.result(), problem=FileProblem(e.rule, e.reason))
     del data
+    archive = archiving.result()
     if sha in run.loaded_sha:
         return _Prepared(res, archive=archive, read=read, problem=_duplicate_problem(run, sha), outcome="duplicate")
     mapping = map_headers(read.frame.columns, cat)
@@ -670,7 +694,6 @@ def _processed(run: _Run, files: list[InboxFile], ahead: int) -> Iterator[tuple[
             yield f, _process(run, f)
         return
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
         pending: deque = deque()

@@ -18,3 +18,35 @@ def test_dbt_assets_keys_deps_checks_and_pool():
     assert isinstance(defs, dg.Definitions)
     assert resolve_as_of("2026-05-01", {"credit/as_of": "2020-01-01"}) == "2026-05-01"
     assert resolve_as_of(None, {"credit/as_of": "2020-01-01"}) == "2020-01-01"
+
+
+def test_old_invocation_targets_are_pruned(tmp_path):
+    """dagster-dbt writes a target folder per dbt invocation: all but the newest ten (and
+    any changed within the hour) are removed after each build; other files stay."""
+    import os
+    import time
+
+    from pipelines.defs.transform import prune_invocation_targets
+
+    now = time.time()
+    for i in range(14):
+        d = tmp_path / f"credit_dbt-{i:03d}"
+        (d / "compiled").mkdir(parents=True)
+        (d / "manifest.json").write_text("{}")
+        age = 7200 + (14 - i) * 60 if i < 12 else 60  # the last two: recent
+        os.utime(d, (now - age, now - age))
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"x")
+    (tmp_path / "other").mkdir()
+    removed = prune_invocation_targets(tmp_path, keep=10)
+    assert sorted(p.name for p in removed) == ["credit_dbt-000", "credit_dbt-001", "credit_dbt-002",
+                                               "credit_dbt-003"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [f"credit_dbt-{i:03d}" for i in range(4, 14)] + ["other", "partial_parse.msgpack"]
+    # folders changed within the hour are kept even beyond the newest ``keep``
+    os.utime(tmp_path / "credit_dbt-004", (now - 10, now - 10))
+    for i in range(20, 25):
+        (tmp_path / f"credit_dbt-{i:03d}").mkdir()
+    removed = prune_invocation_targets(tmp_path, keep=2)
+    assert sorted(p.name for p in removed) == [f"credit_dbt-{i:03d}" for i in range(5, 12)]
+    assert sorted(p.name for p in tmp_path.glob("credit_dbt-*")) == \
+        ["credit_dbt-004", "credit_dbt-012", "credit_dbt-013"] + [f"credit_dbt-{i:03d}" for i in range(20, 25)]
