@@ -134,3 +134,41 @@ def mask_id_expr(e: pl.Expr) -> pl.Expr:
         .when(length <= keep).then(all_masked)
         .otherwise(pl.concat_str([n.str.slice(0, MASK_KEEP_HEAD), middle, n.str.slice(-MASK_KEEP_TAIL)]))
     ).name.keep()
+
+
+# --- one key per warehouse ---------------------------------------------------------
+
+KEY_CHECK_SCHEMA = "ingest_state"
+KEY_CHECK_TABLE = f"{KEY_CHECK_SCHEMA}.pseudonym_key"
+
+
+class PseudonymKeyMismatch(RuntimeError):
+    """The key given is not the one the warehouse's keyed hashes were computed with."""
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A keyed hash of a constant: tells keys apart without revealing them."""
+    return keyed_hash("CREDIT-PSEUDONYM-KEY-CHECK", key)  # type: ignore[return-value]
+
+
+def check_pseudonym_key(con, key: bytes, data_dir: Path | str | None = None) -> None:
+    """Refuse to write keyed hashes with another key than the warehouse's: the first
+    writer records the key's fingerprint (``ingest_state.pseudonym_key``), every later one
+    must match it. A different key (``$CREDIT_PSEUDONYM_KEY`` unset in a service, a lost
+    ``secrets/pseudonym.key``) would otherwise give the same person a second pseudonym."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {KEY_CHECK_SCHEMA}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {KEY_CHECK_TABLE} "
+                "(fingerprint VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)")
+    fp = key_fingerprint(key)
+    row = con.execute(f"SELECT fingerprint FROM {KEY_CHECK_TABLE} ORDER BY recorded_at LIMIT 1").fetchone()
+    if row is None:
+        con.execute(f"INSERT INTO {KEY_CHECK_TABLE} VALUES (?, now()::TIMESTAMP)", [fp])
+        return
+    if row[0] != fp:
+        where = Path(data_dir) / KEY_FILE if data_dir is not None else KEY_FILE
+        raise PseudonymKeyMismatch(
+            "假名化密钥与本仓库已使用的密钥不一致：仓库中的身份证号哈希是用另一把密钥计算的，"
+            "继续写入会使同一自然人得到两个不同的标识，已停止。请设置原来的 "
+            f"{KEY_ENV}，或恢复密钥文件 {where}；确需更换密钥时须重建仓库"
+            "（另用一个空的数据目录重新入库）。"
+        )

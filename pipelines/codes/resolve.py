@@ -77,7 +77,7 @@ from .expr import (
     uscc_is_valid_expr,
     uscc_status_expr,
 )
-from .privacy import keyed_hash, keyed_hash_sql, mask_id_expr
+from .privacy import check_pseudonym_key, keyed_hash, keyed_hash_sql, mask_id_expr
 from .validators import STATUS_LABELS
 
 REGISTER = "registration"
@@ -1151,6 +1151,7 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
     counts. References are classified ``batch_rows`` at a time (:func:`_classify_refs`);
     the results are identical for any batch size."""
     cfg = codes_settings(catalogue)
+    check_pseudonym_key(con, key)
     categories = _ref_categories(con, catalogue)
     plan = _plan(con, catalogue, cfg, key, categories, full)
     counts: dict[str, int] = {}

@@ -854,6 +854,9 @@ def ingest_inbox(
 
             key = pseudonym_key(paths.data_dir)
         ensure_tables(con, catalogue)
+        from ..codes.privacy import check_pseudonym_key
+
+        check_pseudonym_key(con, key, paths.data_dir)
         recorded: dict[str, set[str]] = {}
         loaded_sha: dict[str, str] = {}
         for sf, sha, status in con.execute(

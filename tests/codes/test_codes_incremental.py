@@ -30,7 +30,7 @@ from test_codes_resolve import (
 )
 
 from pipelines.codes import resolve
-from pipelines.codes.privacy import keyed_hash
+from pipelines.codes.privacy import PseudonymKeyMismatch, keyed_hash
 from pipelines.codes.resolve import last_resolution, resolve_subjects
 
 # The published tables and what an incremental run keeps for the next one.
@@ -402,12 +402,16 @@ def test_changed_rules_mean_a_full_resolution(con, catalogue, monkeypatch):
     step_register_grows(con)
     resolve_subjects(con, changed, KEY)
     assert last_resolution(con)["mode"] == "incremental"
-    # a new version of the code's rules, and another key, are changed rules too
+    # a new version of the code's rules is a change of rules too
     monkeypatch.setattr(resolve, "RULES_VERSION", resolve.RULES_VERSION + 1)
     resolve_subjects(con, changed, KEY)
     assert (last_resolution(con)["generation"], last_resolution(con)["mode"]) == (4, "full")
-    resolve_subjects(con, changed, b"another-key")
-    assert (last_resolution(con)["generation"], last_resolution(con)["mode"]) == (5, "full")
+    # another key is refused (the raw hashes were made with the first): nothing published
+    before = _full_copy(con, changed)
+    with pytest.raises(PseudonymKeyMismatch, match="CREDIT_PSEUDONYM_KEY"):
+        resolve_subjects(con, changed, b"another-key")
+    assert last_resolution(con)["generation"] == 4
+    assert _differences(con, before) == {}
     person = con.execute("SELECT subject_id FROM codes.subject_refs WHERE record_id = 'q03'").fetchall()[0][0]
     assert person == "P" + keyed_hash(PERSON_2, KEY)[:16]  # the raw hash column is used as delivered
 

@@ -170,3 +170,22 @@ def test_a_failing_file_still_gets_the_earlier_files_superseded(paths, catalogue
     assert query(paths, "select count(*) n from ingest_state.pending_supersession")["n"][0] == 0
     cur = query(paths, "select batch, is_current from raw.admin_penalty order by batch")
     assert cur.rows() == [("20240310", False), ("20240311", True)]
+
+
+def test_another_pseudonym_key_is_refused(paths, catalogue):
+    """The first ingest records the key's fingerprint; a run with another key (the
+    environment variable unset in a service, a lost key file) stops before writing
+    anything, with a reason an official can act on, instead of giving people a second
+    pseudonym. The original key works again afterwards."""
+    from pipelines.codes.privacy import PseudonymKeyMismatch
+
+    deliver(paths, "scjg/20240310/admin_penalty.csv", csv_bytes([penalty(1)]))
+    ingest_inbox(paths, catalogue, key=KEY)
+    n_loads = query(paths, "SELECT count(*) FROM audit.loads").item()
+    deliver(paths, "scjg/20240311/admin_penalty.csv", csv_bytes([penalty(2)]))
+    with pytest.raises(PseudonymKeyMismatch) as err:
+        ingest_inbox(paths, catalogue, key=b"another-key")
+    assert "假名化密钥" in str(err.value) and "CREDIT_PSEUDONYM_KEY" in str(err.value)
+    assert query(paths, "SELECT count(*) FROM audit.loads").item() == n_loads
+    report = ingest_inbox(paths, catalogue, key=KEY)
+    assert [r.status for r in report.processed] == ["loaded"]
