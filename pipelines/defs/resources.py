@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.settings import Paths, duckdb_config, duckdb_memory_limit
+from pipelines.settings import Paths, duckdb_config
 
 # One writer at a time on the warehouse (limit 1 in dagster.yaml).
 WAREHOUSE_POOL = "duckdb_writer"
@@ -41,7 +41,7 @@ class WarehouseResource(dg.ConfigurableResource):
         path = self.path
         if not ro:
             self.paths.ensure()
-        con = duckdb.connect(str(path), read_only=ro, config={"memory_limit": duckdb_memory_limit()} if ro else duckdb_config())
+        con = duckdb.connect(str(path), read_only=ro, config=duckdb_config())
         try:
             yield con
         finally:

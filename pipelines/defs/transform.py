@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,8 +54,6 @@ def prune_invocation_targets(target_dir: Path, keep: int = KEEP_INVOCATION_TARGE
     """Remove the per-invocation folders ``<prefix>*`` under ``target_dir`` but the ``keep``
     newest and those changed in the last ``min_age_seconds`` (an invocation still running
     elsewhere); a daily run would otherwise add 2.5 GB a year. Returns the removed."""
-    import time
-
     runs = sorted((p for p in target_dir.glob(f"{prefix}*") if p.is_dir()),
                   key=lambda p: p.stat().st_mtime, reverse=True)
     cutoff = time.time() - min_age_seconds
@@ -62,6 +61,7 @@ def prune_invocation_targets(target_dir: Path, keep: int = KEEP_INVOCATION_TARGE
     for p in old:
         shutil.rmtree(p, ignore_errors=True)
     return old
+
 
 def _newest_input_mtime() -> float:
     return max((f.stat().st_mtime for f in dbt_input_files()), default=0.0)

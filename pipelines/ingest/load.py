@@ -22,7 +22,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -498,47 +498,39 @@ def _prepare(run: _Run, f: InboxFile) -> _Prepared:
         return _Prepared(res, done=True)  # already recorded: idempotent re-run
     # the archive copy is written while the file is parsed (both release the GIL); it is
     # on disk before _prepare returns, so before the file's transaction can commit
-    archiving = _archive_pool().submit(archive_bytes, run.paths, data, sha)
+    archiving = _ARCHIVE_POOL.submit(archive_bytes, run.paths, data, sha)
     try:
-        return _prepare_read(run, f, res, data, seen, archiving)
+        p = _prepare_read(run, f, res, data, bool(seen))
     finally:
-        archiving.result()
+        archive = archiving.result()
+    p.archive = archive
+    return p
 
 
-def _archive_pool() -> ThreadPoolExecutor:
-    global _ARCHIVE_POOL
-    if _ARCHIVE_POOL is None:
-        _ARCHIVE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-archive")
-    return _ARCHIVE_POOL
+_ARCHIVE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-archive")
 
 
-_ARCHIVE_POOL: ThreadPoolExecutor | None = None
-
-
-def _prepare_read(run: _Run, f: InboxFile, res: FileResult, data: bytes, seen: set[str],
-                  archiving: Future) -> _Prepared:
-    """``_prepare`` from the file's bytes on (``archiving`` gives its archive path)."""
+def _prepare_read(run: _Run, f: InboxFile, res: FileResult, data: bytes, seen: bool) -> _Prepared:
+    """``_prepare`` from the file's bytes on (the caller adds the archive path)."""
     cat = f.category
     sha = res.sha256
     if seen:
-        return _Prepared(res, archive=archiving.result(), problem=FileProblem(
+        return _Prepared(res, problem=FileProblem(
             "changed_file", "同一路径的文件内容已变更（与已入库的文件不同），请以新批次重新报送"
         ))
     if f.problem is not None:
-        return _Prepared(res, archive=archiving.result(), problem=f.problem)
+        return _Prepared(res, problem=f.problem)
     assert cat is not None and f.batch_date is not None
     try:
         read = read_bytes(data, f.file_format, run.sample_bytes)
     except UnreadableFile as e:
-        return _Prepared(res, archive=archiving.result(), problem=FileProblem(e.rule, e.reason))
-    del data
-    archive = archiving.result()
+        return _Prepared(res, problem=FileProblem(e.rule, e.reason))
     if sha in run.loaded_sha:
-        return _Prepared(res, archive=archive, read=read, problem=_duplicate_problem(run, sha), outcome="duplicate")
+        return _Prepared(res, read=read, problem=_duplicate_problem(run, sha), outcome="duplicate")
     mapping = map_headers(read.frame.columns, cat)
     res.extra_columns = list(mapping.extra)
     if mapping.missing_required:
-        return _Prepared(res, archive=archive, read=read,
+        return _Prepared(res, read=read,
                          problem=FileProblem("missing_column", mapping.missing_reason), outcome="rejected")
     dept = run.catalogue.departments[f.department_code]
     not_submitted = None
@@ -642,8 +634,7 @@ def _prepare_read(run: _Run, f: InboxFile, res: FileResult, data: bytes, seen: s
         f"INSERT INTO raw.{_q(cat.id)} ({target_cols}) SELECT {', '.join(select)} "
         f"FROM (SELECT {', '.join(inner)} FROM _load)"
     )
-    return _Prepared(res, archive=archive, read=read, load_df=load_df, status=status,
-                     rej_df=rej_df, insert_sql=insert_sql)
+    return _Prepared(res, read=read, load_df=load_df, status=status, rej_df=rej_df, insert_sql=insert_sql)
 
 
 def _finish(run: _Run, f: InboxFile, p: _Prepared) -> FileResult:
@@ -697,9 +688,8 @@ def _processed(run: _Run, files: list[InboxFile], ahead: int) -> Iterator[tuple[
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
         pending: deque = deque()
-        it = iter(files)
         try:
-            for f in it:
+            for f in files:
                 pending.append((f, pool.submit(_prepare, run, f)))
                 if len(pending) > ahead:
                     g, fut = pending.popleft()
