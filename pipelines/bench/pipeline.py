@@ -46,6 +46,8 @@ STEPS = {
     "exports__department_extracts": "extracts",
     "reports__dbt_docs": "data dictionary",
 }
+# The step after which the marts hold the run's data.
+MARTS_STEP = "credit_dbt"
 
 
 def _bin(name: str) -> str:
@@ -201,6 +203,16 @@ def step_times(dagster_home: Path, run_index: int = 0) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def marts_ready(st: dict, started: float) -> float | None:
+    """Seconds from ``credit run``'s start until its dbt step committed the marts (the
+    moment ``credit lookup``, the notebooks and analysts' queries see the new batch;
+    quality report, extracts and data dictionary follow). None when dbt did not succeed."""
+    s = st.get("steps", {}).get(MARTS_STEP)
+    if not s or not s.get("ok") or "end" not in s:
+        return None
+    return round(s["end"] - started, 2)
+
+
 def _counts(db: Path) -> dict:
     import duckdb
 
@@ -269,6 +281,7 @@ def measure_run(data_dir: Path, workdir: Path, label: str, run_index: int = 0) -
     return {
         "returncode": m.returncode,
         "seconds": round(m.seconds, 2),
+        "marts_ready_seconds": marts_ready(st, m.started),
         "rows_per_s": round(rows / m.seconds) if m.seconds else None,
         "peak_rss_mb": round(m.peak_rss_bytes / 1e6),
         "stages": stages,

@@ -102,6 +102,11 @@ def render_pipeline(results: list[dict]) -> str:
                     f"re-run = {r['incremental_vs_full']:.0%} of the full run")
             lines.append(f"Incremental batch: {b['files']} files, {b['new_rows']:,} new rows + "
                          f"{b['redelivered_rows']:,} re-delivered rows; {tail}.")
+            ready = r["incremental"].get("marts_ready_seconds")
+            if ready is not None:
+                lines.append(f"The marts (and `credit lookup`) held the batch {ready} s after the re-run "
+                             f"started ({ready / full['seconds']:.0%} of the full run); quality report, "
+                             "extracts and data dictionary came after.")
             modes = []
             for label, key in (("code governance", "codes_build"), ("evaluation", "dbt_build")):
                 m = r["incremental"].get("counts", {}).get(key)

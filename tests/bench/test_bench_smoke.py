@@ -89,23 +89,42 @@ def test_event_log_and_assembly(tmp_path: Path):
         "def ingest_inbox(): time.sleep(0.2); return 1\n"
         "@dg.op\n"
         "def resolve_subject_codes(x): time.sleep(0.1); return x\n"
+        "@dg.op\n"
+        "def credit_dbt(x): time.sleep(0.1); return x\n"
+        "@dg.op\n"
+        "def data_quality_report(x): time.sleep(0.3); return x\n"
         "@dg.job\n"
-        "def j(): resolve_subject_codes(ingest_inbox())\n"
+        "def j(): data_quality_report(credit_dbt(resolve_subject_codes(ingest_inbox())))\n"
         "with dg.DagsterInstance.get() as i: j.execute_in_process(instance=i)\n"
     )
     env = dict(os.environ, DAGSTER_HOME=str(home))
+    started = time.time()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    ended = time.time()
     st = bp.step_times(home)
-    assert {"ingest_inbox", "resolve_subject_codes"} <= set(st["steps"])
+    assert {"ingest_inbox", "resolve_subject_codes", "credit_dbt"} <= set(st["steps"])
     s = st["steps"]["ingest_inbox"]
     assert s["ok"] and s["end"] - s["start"] >= 0.2
     assert st["run_end"] >= st["run_start"]
+    # The marts are current when the dbt step ends: after ingest, codes and dbt (≥ 0.4 s
+    # of sleeps), before the quality step's 0.3 s and the end of the process.
+    ready = bp.marts_ready(st, started)
+    assert 0.4 <= ready <= ended - started - 0.3
+    assert ready == round(st["steps"]["credit_dbt"]["end"] - started, 2)
+
+
+def test_marts_ready_needs_a_successful_dbt_step():
+    st = {"steps": {"credit_dbt": {"start": 10.0, "end": 25.5, "ok": True}}}
+    assert bp.marts_ready(st, 4.0) == 21.5
+    assert bp.marts_ready({"steps": {"credit_dbt": {"start": 10.0, "end": 12.0, "ok": False}}}, 4.0) is None
+    assert bp.marts_ready({"steps": {"credit_dbt": {"start": 10.0}}}, 4.0) is None
+    assert bp.marts_ready({"steps": {}}, 4.0) is None
 
 
 def _fake(subjects: int, rows: int, k: float) -> dict:
     stages = {name: {"seconds": round(0.001 * rows ** k, 3), "rows": rows, "rows_per_s": 1, "peak_rss_mb": 10,
                      "ok": True} for name in bp.STEPS.values()}
-    run = {"seconds": 5.0, "rows_per_s": rows // 5, "peak_rss_mb": 100, "stages": stages,
+    run = {"seconds": 5.0, "marts_ready_seconds": 2.0, "rows_per_s": rows // 5, "peak_rss_mb": 100, "stages": stages,
            "counts": {"input_rows": rows}, "loadavg_before": [1.0], "loadavg_after": [1.0]}
     r = {"subjects": subjects, "machine": machine_info(), "inbox": {"rows": rows, "files": 3, "mb": 1.0},
          "demo": {"seconds": 1.0, "rows": rows, "rows_per_s": rows, "peak_rss_mb": 50},
@@ -126,6 +145,7 @@ def test_scaling_and_render(tmp_path: Path):
         (tmp_path / f"pipeline-{r['subjects']}.json").write_text(json.dumps({"result": r}))
     md = render_markdown(tmp_path)
     assert "| ingest |" in md and "floor" in md and "Scaling exponent" in md
+    assert "held the batch 2.0 s after the re-run started (40% of the full run)" in md
 
 
 def test_driver_render(tmp_path: Path):
