@@ -17,7 +17,6 @@
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -105,10 +104,6 @@ def resolve_as_of(config_as_of: str | None = None, tags: Mapping[str, str] | Non
         if candidate:
             return dt.date.fromisoformat(str(candidate).strip()).isoformat()
     return dt.date.today().isoformat()
-
-
-def dbt_vars(as_of: str) -> str:
-    return json.dumps({"as_of": as_of})
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -684,8 +685,6 @@ def _processed(run: _Run, files: list[InboxFile], ahead: int) -> Iterator[tuple[
         for f in files:
             yield f, _process(run, f)
         return
-    from collections import deque
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
         pending: deque = deque()
         try:

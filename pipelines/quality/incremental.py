@@ -21,6 +21,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 import pandas as pd
 
@@ -111,27 +112,36 @@ def _save_tables(path: Path, fingerprint: str, schema: dict[str, str], frames: d
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
-@dataclass
-class GrainState:
-    files: pd.DataFrame          # source_file, load_id: the files the counts below cover
-    file_counts: pd.DataFrame    # source_file + grain + FILE_COUNTS
-    refs_by_file: pd.DataFrame   # source_file (of the record) + grain + REF_COUNTS + refs_hash
-    outcome_split: pd.DataFrame  # source_file, rows_loaded, rows_superseded
-    conflicts: pd.DataFrame      # uscc: the codes of audit.code_conflicts
+class _TableState:
+    """A state of named tables (``TABLES``: table → column DDL, the dataclass's fields),
+    the first of them ``files`` (source_file, load_id: the files it covers)."""
+
+    TABLES: ClassVar[dict[str, str]]
 
     @classmethod
-    def load(cls, path: Path | str, fingerprint: str, loads: pd.DataFrame) -> GrainState | None:
+    def load(cls, path: Path | str, fingerprint: str, loads: pd.DataFrame) -> Self | None:
         """The state at ``path`` if it was written with ``fingerprint`` and every file it
         covers is still in ``loads`` (source_file, load_id) under the same load; else None."""
         path = Path(path)
-        frames = _load_tables(path, fingerprint, _TABLES)
+        frames = _load_tables(path, fingerprint, cls.TABLES)
         if frames is None or not _covers_only(frames["files"], loads, path):
             return None
         return cls(**frames)
 
     def save(self, path: Path | str, fingerprint: str) -> None:
         """Write the whole state to a temporary file, then rename it over ``path``."""
-        _save_tables(Path(path), fingerprint, _TABLES, {t: getattr(self, t) for t in _TABLES})
+        _save_tables(Path(path), fingerprint, self.TABLES, {t: getattr(self, t) for t in self.TABLES})
+
+
+@dataclass
+class GrainState(_TableState):
+    TABLES: ClassVar[dict[str, str]] = _TABLES
+
+    files: pd.DataFrame          # source_file, load_id: the files the counts below cover
+    file_counts: pd.DataFrame    # source_file + grain + FILE_COUNTS
+    refs_by_file: pd.DataFrame   # source_file (of the record) + grain + REF_COUNTS + refs_hash
+    outcome_split: pd.DataFrame  # source_file, rows_loaded, rows_superseded
+    conflicts: pd.DataFrame      # uscc: the codes of audit.code_conflicts
 
 
 _REJECTED_TABLES = {
@@ -146,21 +156,13 @@ def rejected_state_path(data_dir: Path | str) -> Path:
 
 
 @dataclass
-class RejectedState:
+class RejectedState(_TableState):
     """The masked rejected rows of the files in ``files`` (masking a row's raw JSON is
     Python work per row; a file's rejected rows never change), for the per-department
     CSVs of the report (:func:`pipelines.quality.scorecard.rejected_rows_frames`)."""
 
+    TABLES: ClassVar[dict[str, str]] = _REJECTED_TABLES
+
     files: pd.DataFrame  # source_file, load_id
     rows: pd.DataFrame   # file_key (the unmasked path), department_code + the CSV's columns, masked
 
-    @classmethod
-    def load(cls, path: Path | str, fingerprint: str, loads: pd.DataFrame) -> RejectedState | None:
-        path = Path(path)
-        frames = _load_tables(path, fingerprint, _REJECTED_TABLES)
-        if frames is None or not _covers_only(frames["files"], loads, path):
-            return None
-        return cls(**frames)
-
-    def save(self, path: Path | str, fingerprint: str) -> None:
-        _save_tables(Path(path), fingerprint, _REJECTED_TABLES, {"files": self.files, "rows": self.rows})

@@ -538,7 +538,7 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
         with _with_relation(con, "_quality_dirty_pairs", pd.DataFrame(dirty, columns=pairs, dtype=object)) as dp:
             fresh = _refs_by_file(con, catalogue, pairs=dp)
         key = refs[pairs].astype(object).where(refs[pairs].notna(), None)
-        stale = pd.Series([tuple(k) in set(dirty) for k in key.itertuples(index=False)], index=refs.index, dtype=bool)
+        stale = pd.MultiIndex.from_frame(key).isin(dirty)
         refs = pd.concat([refs[~stale], fresh], ignore_index=True)
     return per_file, refs
 

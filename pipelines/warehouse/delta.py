@@ -37,6 +37,7 @@ from typing import Any
 
 import duckdb
 
+from ..catalogue import Catalogue, CatalogueError
 from ..codes.resolve import KEEP_GENERATIONS
 from . import DBT_PROJECT_DIR, dbt_input_files
 
@@ -55,7 +56,6 @@ CREATE TABLE IF NOT EXISTS {BUILDS} (
     finished_at TIMESTAMP,
     status VARCHAR              -- running | success | failed
 )"""
-DEFAULT_MAX_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _unresolved_categories(con: duckdb.DuckDBPyConnection, categories: Iterable[
 
 
 def plan_build(con: duckdb.DuckDBPyConnection, as_of: str, fingerprint: str,
-               max_changed_share: float = DEFAULT_MAX_SHARE, allow_delta: bool = True,
+               max_changed_share: float, allow_delta: bool = True,
                ref_categories: Iterable[str] = ()) -> BuildPlan:
     """Full or delta for a build as of ``as_of`` (see the module docstring).
     ``ref_categories``: the categories with subject fields (code governance resolves them)."""
@@ -214,15 +214,14 @@ def record_end(con: duckdb.DuckDBPyConnection, build_id: int, success: bool) -> 
                 ["success" if success else "failed", dt.datetime.now(), build_id])
 
 
-def settings(catalogue: Any | None) -> tuple[bool, float]:
+def settings(catalogue: Catalogue) -> tuple[bool, float]:
     """``evaluation.delta`` of ``catalogs/evaluation.yaml``: (enabled, max_changed_share)."""
-    cfg: dict[str, Any] = {}
-    if catalogue is not None:
-        try:
-            cfg = catalogue.setting("evaluation.delta") or {}
-        except Exception:  # noqa: BLE001 - no such file: the defaults
-            cfg = {}
-    return bool(cfg.get("enabled", True)), float(cfg.get("max_changed_share", DEFAULT_MAX_SHARE))
+    try:
+        cfg = catalogue.setting("evaluation.delta")
+        return bool(cfg["enabled"]), float(cfg["max_changed_share"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CatalogueError("catalogs/evaluation.yaml: evaluation.delta needs enabled (true/false) "
+                             f"and max_changed_share (a share of all subjects): {e!r}") from e
 
 
 def vars_json(plan: BuildPlan, extra: dict[str, Any] | None = None) -> str:

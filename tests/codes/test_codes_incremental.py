@@ -27,6 +27,7 @@ from test_codes_resolve import (
     _records,
     _register_rows,
     _valid,
+    crash_on_call,
 )
 
 from pipelines.codes import resolve
@@ -517,30 +518,15 @@ def test_a_failed_incremental_run_leaves_everything_as_it_was(con, catalogue, mo
     step_register_grows(con)
     step_name_becomes_ambiguous(con)
     if fail_in == "classification":
-        calls = {"n": 0}
-        real = resolve._classify
-
-        def flaky(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError("simulated crash")
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(resolve, "_classify", flaky)
+        crash_on_call(monkeypatch, resolve, "_classify", 2)
     elif fail_in == "diff":
-        def broken(*args, **kwargs):
-            raise RuntimeError("simulated crash")
-
-        monkeypatch.setattr(resolve, "_diff_changes", broken)
+        crash_on_call(monkeypatch, resolve, "_diff_changes")
     elif fail_in == "subjects":
         monkeypatch.setattr(resolve, "SUBJECTS_SQL", "SELECT * FROM no_such_table")
     elif fail_in == "conflicts":
         monkeypatch.setattr(resolve, "CONFLICTS_SQL", "SELECT * FROM no_such_table")
     else:
-        def broken_state(*args, **kwargs):
-            raise RuntimeError("simulated crash")
-
-        monkeypatch.setattr(resolve, "_finish_state", broken_state)
+        crash_on_call(monkeypatch, resolve, "_finish_state")
     with pytest.raises((RuntimeError, duckdb.Error)):
         resolve_subjects(con, catalogue, KEY, batch_rows=3)
     for t, frame in _frames(con, KEPT + STATE).items():

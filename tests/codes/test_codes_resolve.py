@@ -18,6 +18,20 @@ from pipelines.codes.validators import check_uscc
 KEY = b"test-key"
 
 
+def crash_on_call(monkeypatch, module, name: str, n: int = 1) -> None:
+    """``module.name`` raises "simulated crash" on its ``n``-th call (earlier calls work)."""
+    real = getattr(module, name)
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise RuntimeError("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, crashing)
+
+
 def _valid(prefix, region, body):
     code = make_uscc(prefix, region, body)
     assert check_uscc(code).status == "valid"
@@ -292,16 +306,7 @@ def test_a_failed_run_leaves_the_published_tables_as_they_were(con, catalogue, m
     before = _tables(con)
     con.execute("UPDATE raw.admin_penalty SET uscc = NULL")  # the next run would change the tables
     if fail_in == "classification":
-        calls = {"n": 0}
-        real = resolve._classify
-
-        def flaky(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError("simulated crash")
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(resolve, "_classify", flaky)
+        crash_on_call(monkeypatch, resolve, "_classify", 2)
     else:
         monkeypatch.setattr(resolve, "SUBJECTS_SQL", "SELECT * FROM no_such_table")
     with pytest.raises((RuntimeError, duckdb.Error)):

@@ -15,9 +15,8 @@ raw and codes tables and a delta build; a fresh warehouse of world 2 gets a full
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -25,24 +24,10 @@ from dbt_scenario import AS_OF, NAMED, PERSON, D, _uscc, build
 
 from pipelines.settings import PROJECT_ROOT
 from pipelines.warehouse.delta import BuildPlan, dbt_build_args
+from pipelines.warehouse.fingerprint import VOLATILE
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 SRC = {"source_dept": "测试部门", "source_dept_uscc": _uscc(999)}
-# Columns that say when a row was computed, not what it is.
-VOLATILE = {"evaluated_at"}
-
-
-@contextmanager
-def _data_dir(path: Path) -> Iterator[None]:
-    previous = os.environ.get("CREDIT_DATA_DIR")
-    os.environ["CREDIT_DATA_DIR"] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("CREDIT_DATA_DIR", None)
-        else:
-            os.environ["CREDIT_DATA_DIR"] = previous
 
 
 def _dbt(root: Path, data_dir: Path, variables: dict) -> None:
@@ -53,7 +38,7 @@ def _dbt(root: Path, data_dir: Path, variables: dict) -> None:
     # the arguments the pipeline gives dbt for a full or a delta build
     plan = BuildPlan("delta" if variables.get("delta") else "full", "test", variables["as_of"], "",
                      since_generation=variables.get("since_generation"))
-    with _data_dir(data_dir):
+    with mock.patch.dict(os.environ, {"CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}):
         res = dbtRunner().invoke([*dbt_build_args(plan), *common])
     assert res.success, [
         (r.node.name, str(r.status), r.message) for r in (res.result or [])
@@ -150,7 +135,6 @@ def worlds(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("delta")
     dir1, dir2 = root / "w1", root / "w2"
     db1, db2 = dir1 / "warehouse" / "credit.duckdb", dir2 / "warehouse" / "credit.duckdb"
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
     w = build(db1)
     _dbt(root, dir1, {"as_of": AS_OF})
     con = duckdb.connect(str(db1))
