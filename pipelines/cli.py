@@ -39,6 +39,7 @@ TELEMETRY_OFF = {
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
 PIPELINE_JOB = "credit_pipeline"
+LANDING_JOB = "credit_landing"  # what the inbox sensor runs: all but the scheduled extracts
 
 
 def prepare_environment() -> Paths:
@@ -255,8 +256,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from pipelines.definitions import defs
 
-    job = defs.resolve_job_def(PIPELINE_JOB)
+    job = defs.resolve_job_def(LANDING_JOB if args.landing else PIPELINE_JOB)
+    if args.landing:
+        tags["credit/trigger"] = "cli-landing"
     selection = None
+    if args.select and args.landing:
+        print("--select and --landing: choose one", file=sys.stderr)
+        return 2
     if args.select:
         from dagster import AssetSelection
 
@@ -306,6 +312,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                           if k.startswith("files_") and k != "files_new")
         print(f"This run: {this_run.get('files_new', 0)} new file(s) ({parts or 'none'})")
     print_summary(paths)
+    if args.landing:
+        print("Landing run: department extracts not written (credit run, the daily 06:00 run "
+              "and the monthly evaluation write them).")
     if not args.verbose:
         print(f"Log of this run (dbt output): {log_path}")
     flagged = [c for c in checks if not c.passed]
@@ -398,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", default=None, metavar="SELECTION",
                    help="only these assets (Dagster selection syntax, e.g. 'group:ingest or "
                    "group:codes'); default: the whole graph")
+    p.add_argument("--landing", action="store_true",
+                   help="what the inbox sensor runs when a batch lands (job credit_landing): "
+                   "everything but the department extracts, which follow on schedule")
     p.add_argument("--full-build", action="store_true",
                    help="rebuild every evaluation model from all records (default: a re-run for the "
                    "same date recomputes only the subjects that changed)")

@@ -59,14 +59,28 @@ def test_demo_data_then_run_twice(credit_env, capsys):
     assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "2"]) == 0
     assert any((credit_env / "inbox").rglob("*.*"))
 
-    assert main(["run", "--as-of", "2026-11-20"]) == 0
+    # What the inbox sensor runs when a batch lands: everything but the extracts.
+    assert main(["run", "--landing", "--as-of", "2026-11-20"]) == 0
     out = capsys.readouterr().out
-    assert "Files (audit.loads)" in out and "succeeded" in out
+    assert "Files (audit.loads)" in out and "succeeded" in out and "Landing run" in out
     warehouse = credit_env / "warehouse" / "credit.duckdb"
     con = duckdb.connect(str(warehouse), read_only=True)
     n_loads = con.execute("select count(*) from audit.loads").fetchone()[0]
+    n_grades = con.execute("select count(*) from marts.credit_grades").fetchone()[0]
     con.close()
-    assert n_loads > 0
+    assert n_loads > 0 and n_grades > 0
+    assert (credit_env / "reports" / "quality" / "index.html").exists()
+    assert not list((credit_env / "exports").glob("*/*/manifest.json"))
+    first = _snapshot(warehouse)
+
+    # The whole graph on the same inbox: nothing new to load, the extracts written.
+    assert main(["run", "--as-of", "2026-11-20"]) == 0
+    out = capsys.readouterr().out
+    assert "This run: 0 new file(s)" in out and "Landing run" not in out
+    again = _snapshot(warehouse)
+    builds = again.pop("audit.dbt_builds")  # the build log gains this run's (empty) delta build
+    assert len(builds) == 2 and "'delta', '0 changed subject(s)" in builds[1]
+    assert again == {k: v for k, v in first.items() if k != "audit.dbt_builds"}
     first = _snapshot(warehouse)
 
     # Every stage delivered: grades, extracts per department, the quality report.
@@ -109,5 +123,6 @@ def test_demo_data_then_run_twice(credit_env, capsys):
 
     with DagsterInstance.get() as instance:
         runs = instance.get_runs()
-        assert len(runs) == 2
+        assert len(runs) == 3
         assert runs[0].tags.get("credit/as_of") == "2026-11-20"
+        assert [r.job_name for r in runs] == ["credit_pipeline", "credit_pipeline", "credit_landing"]

@@ -41,7 +41,7 @@ def test_ingest_depends_on_pull(graph):
 
 
 def test_sensor_schedule_and_job():
-    assert defs.resolve_sensor_def("inbox_sensor").job_name == "credit_pipeline"
+    assert defs.resolve_sensor_def("inbox_sensor").job_name == "credit_landing"
     sched = defs.resolve_schedule_def("daily_ingest")
     assert sched.job_name == "credit_pipeline"
     assert sched.execution_timezone == "Asia/Shanghai"
@@ -50,6 +50,17 @@ def test_sensor_schedule_and_job():
     graph = defs.resolve_asset_graph()
     in_job = job.asset_layer.asset_graph.get_all_asset_keys()
     assert graph.materializable_asset_keys <= set(in_job)
+
+
+def test_landing_job_is_all_but_the_scheduled_extracts(graph):
+    """A landed batch runs everything but the assets delivered on schedule (the
+    departments' extracts); the schedules run the whole graph."""
+    landing = defs.resolve_job_def("credit_landing").asset_layer.asset_graph.get_all_asset_keys()
+    extracts = dg.AssetKey(["exports", "department_extracts"])
+    executed = {k for k in landing if graph.get(k).is_materializable}
+    assert executed == graph.materializable_asset_keys - {extracts}
+    assert graph.get(extracts).tags.get("credit/delivery") == "scheduled"
+    assert defs.resolve_schedule_def("monthly_evaluation_schedule").job_name == "monthly_evaluation"
 
 
 def test_warehouse_writers_use_the_pool(graph):

@@ -11,7 +11,10 @@ For a scale of N subjects, in a fresh data directory:
    inside the step's interval;
 4. a ~1 % incremental batch (:func:`write_increment`: new records from a small demo
    world with another seed, plus re-deliveries of ~0.5 % of the existing CSV rows) in a
-   new batch folder, and ``credit run`` again, measured the same way.
+   new batch folder, and ``credit run`` again, measured the same way;
+5. a second ~1 % batch (another seed and batch) and ``credit run --landing`` — what the
+   inbox sensor runs when a batch lands: the whole graph but the department extracts,
+   which are delivered on schedule.
 
 Rows per second are input data rows (``audit.row_outcomes``) per stage second, so the
 stages compare on one denominator. ::
@@ -35,6 +38,8 @@ from .machine import loadavg, machine_info, run_measured
 
 BENCH_KEY = "b3" * 32  # a fixed pseudonym key (hex) so runs are comparable
 INCREMENT_BATCH = "20261110"
+LANDING_BATCH = "20261112"  # the second 1 % batch, measured as the inbox sensor runs it
+LANDING_SEED = 4343
 
 # Dagster step key → stage name (in pipeline order).
 STEPS = {
@@ -114,12 +119,14 @@ def activity_for(subjects: int, records: int | None) -> float:
 
 
 def write_increment(data_dir: Path, share: float = 0.01, seed: int = 4242,
-                    batch: str = INCREMENT_BATCH, activity: float = 1.0) -> dict:
+                    batch: str = INCREMENT_BATCH, activity: float = 1.0,
+                    redeliver_before: str | None = None) -> dict:
     """Add a batch folder ``inbox/<dept>/<batch>/`` with ~``share`` new/changed records:
     a demo world of ``share`` × the register's subjects (another seed; its files, with the
     usual injected errors, moved into ``batch``) plus re-deliveries of ``share / 2`` of the
-    rows of each UTF-8 CSV of the latest regular batch into the batch a day later (same
-    record keys, later batch → they supersede the earlier records)."""
+    rows of each UTF-8 CSV of the latest regular batch before ``redeliver_before``
+    (default ``batch``) into the batch a day later (same record keys, later batch → they
+    supersede the earlier records)."""
     import polars as pl
 
     from ..demo import generate_demo
@@ -151,7 +158,8 @@ def write_increment(data_dir: Path, share: float = 0.01, seed: int = 4242,
     redelivered = 0
     for dept in sorted(p for p in inbox.iterdir() if p.is_dir()):
         batches = sorted(b.name for b in dept.iterdir() if b.is_dir()
-                         and re.match(r"^\d{4}-?\d{2}-?\d{2}$", b.name) and b.name.replace("-", "") < batch)
+                         and re.match(r"^\d{4}-?\d{2}-?\d{2}$", b.name)
+                         and b.name.replace("-", "") < (redeliver_before or batch))
         if not batches:
             continue
         latest = dept / max(batches, key=lambda s: s.replace("-", ""))
@@ -260,11 +268,13 @@ def _stage(seconds: float, rows: int, peak: int) -> dict:
             "peak_rss_mb": round(peak / 1e6)}
 
 
-def measure_run(data_dir: Path, workdir: Path, label: str, run_index: int = 0) -> dict:
-    """``credit run`` in a subprocess; stages from the event log, peak RSS per stage."""
+def measure_run(data_dir: Path, workdir: Path, label: str, run_index: int = 0, *, landing: bool = False) -> dict:
+    """``credit run`` (``--landing``: what the inbox sensor runs) in a subprocess; stages
+    from the event log, peak RSS per stage."""
     env = bench_env(data_dir)
     load0 = loadavg()
-    m = run_measured([_bin("credit"), "run"], env=env, log=workdir / f"{label}.log")
+    m = run_measured([_bin("credit"), "run", *(["--landing"] if landing else [])], env=env,
+                     log=workdir / f"{label}.log")
     st = step_times(data_dir / "dagster_home", run_index)
     counts = _counts(data_dir / "warehouse" / "credit.duckdb")
     rows = counts["input_rows"]
@@ -338,6 +348,13 @@ def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-outpu
         result["increment_batch"]["write_seconds"] = round(inc.seconds, 2)
         result["incremental"] = measure_run(data_dir, workdir, "run_incremental")
         result["incremental_vs_full"] = round(result["incremental"]["seconds"] / result["full"]["seconds"], 3)
+        _partial(workdir, result)
+        run_measured([sys.executable, "-m", "pipelines.bench.pipeline", "--increment", str(data_dir),
+                      str(increment_share), str(activity), str(LANDING_SEED), LANDING_BATCH, INCREMENT_BATCH],
+                     env=env, log=workdir / "landing_batch.log")
+        result["landing_batch"] = json.loads((workdir / "landing_batch.log").read_text().strip().splitlines()[-1])
+        result["landing"] = measure_run(data_dir, workdir, "run_landing", landing=True)
+        result["landing_vs_full"] = round(result["landing"]["seconds"] / result["full"]["seconds"], 3)
     result["total_seconds"] = round(time.perf_counter() - t_all, 1)
     result["targets"] = _targets(result)
     if not keep:
@@ -361,6 +378,8 @@ def _targets(r: dict) -> dict:
            "peak_under_8_gb": full["peak_rss_mb"] < 8000}
     if "incremental" in r:
         out["incremental_within_10pct"] = r["incremental_vs_full"] <= 0.10
+    if "landing" in r:
+        out["landing_within_10pct"] = r["landing_vs_full"] <= 0.10
     return out
 
 
@@ -387,8 +406,11 @@ if __name__ == "__main__":
     if sys.argv[1] == "--floor":
         print(json.dumps(floor_read_csv(Path(sys.argv[2]), Path(sys.argv[3]))))
     elif sys.argv[1] == "--increment":
+        extra = sys.argv[5:8]  # seed, batch, redeliver_before
         print(json.dumps(write_increment(Path(sys.argv[2]), float(sys.argv[3]),
-                                         activity=float(sys.argv[4]) if len(sys.argv) > 4 else 1.0)))
+                                         activity=float(sys.argv[4]) if len(sys.argv) > 4 else 1.0,
+                                         **({"seed": int(extra[0]), "batch": extra[1], "redeliver_before": extra[2]}
+                                            if extra else {}))))
     else:
         n = int(sys.argv[1])
         out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("bench-output/pipeline")

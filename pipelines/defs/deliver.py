@@ -7,6 +7,10 @@ evaluation schedule.
   (``catalogs/departments.yaml``) so one department can be re-sent alone
   (job ``department_extracts``). Run unpartitioned (the whole-graph ``credit_pipeline``
   / ``credit run``, the monthly evaluation) it writes every department.
+* Extracts are delivered on schedule, not whenever a batch lands: the asset carries the
+  tag ``credit/delivery=scheduled``, which the inbox sensor's ``credit_landing`` job
+  leaves out (``pipelines/defs/ingest.py``). ``credit run``, ``daily_ingest`` (06:00)
+  and the monthly evaluation write them.
 * ``monthly_evaluation_schedule``: on the 1st at 05:00 Beijing time, grade as of that
   day (dbt) and then write every department's extract — one run, in dependency order.
 * Check ``draw_reproducible``: the published draw is re-drawn from seed, period and codes
@@ -24,7 +28,7 @@ from pipelines.catalogue import load_catalogue
 from pipelines.deliver import extracts, redraw
 from pipelines.settings import Paths
 
-from .resources import WAREHOUSE_POOL, WarehouseResource
+from .resources import SCHEDULED_DELIVERY_TAG, WAREHOUSE_POOL, WarehouseResource
 
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
@@ -55,6 +59,7 @@ def extract_as_of(config_as_of: str | None, tags: dict[str, str] | None) -> str 
     pool=WAREHOUSE_POOL,  # publishes draws into deliver.* as well as writing files
     group_name="deliver",
     kinds={"csv", "xlsx", "parquet"},
+    tags=SCHEDULED_DELIVERY_TAG,  # not in the landing job: departments get it on schedule
     check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset=EXTRACTS_KEY,
                                    description="The published 双随机 draw re-draws identically "
                                                "from its seed, period and codes.")],

@@ -16,6 +16,10 @@ from pipelines.settings import Paths, duckdb_config
 
 # One writer at a time on the warehouse (limit 1 in dagster.yaml).
 WAREHOUSE_POOL = "duckdb_writer"
+# Assets delivered on a schedule (the departments' extracts): the whole graph
+# (`credit run`, the daily and monthly schedules) writes them, the landing job that the
+# inbox sensor starts when a batch lands does not.
+SCHEDULED_DELIVERY_TAG = {"credit/delivery": "scheduled"}
 
 
 class WarehouseResource(dg.ConfigurableResource):

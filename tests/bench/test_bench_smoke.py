@@ -71,12 +71,20 @@ def test_floor_and_increment(demo_inbox: Path, tmp_path: Path):
     fl = bp.floor_read_csv(demo_inbox / "inbox", tmp_path / "floor.duckdb")
     assert fl["files"] > 10 and fl["rows"] > 300 and fl["seconds"] > 0
     before = {p for p in (demo_inbox / "inbox").rglob("*") if p.is_file()}
-    inc = bp.write_increment(demo_inbox, share=0.05)
+    inc = bp.write_increment(demo_inbox, share=0.3)
     after = {p for p in (demo_inbox / "inbox").rglob("*") if p.is_file()}
     added = after - before
     assert inc["files"] == len(added) > 0
     assert all(p.parent.name.startswith(bp.INCREMENT_BATCH[:6]) for p in added)
     assert inc["new_rows"] > 0
+    # The landing run's second batch: another seed and batch, re-deliveries sampled from the
+    # same regular batch as the first increment's (not from the first increment).
+    inc2 = bp.write_increment(demo_inbox, share=0.3, seed=bp.LANDING_SEED, batch=bp.LANDING_BATCH,
+                              redeliver_before=bp.INCREMENT_BATCH)
+    added2 = {p for p in (demo_inbox / "inbox").rglob("*") if p.is_file()} - after
+    assert inc2["files"] == len(added2) > 0
+    assert {p.parent.name for p in added2} <= {bp.LANDING_BATCH, bp.LANDING_BATCH + "_2", "20261113"}
+    assert inc2["redelivered_rows"] == inc["redelivered_rows"] > 0  # same files, same share
 
 
 def test_event_log_and_assembly(tmp_path: Path):
@@ -130,7 +138,9 @@ def _fake(subjects: int, rows: int, k: float) -> dict:
          "demo": {"seconds": 1.0, "rows": rows, "rows_per_s": rows, "peak_rss_mb": 50},
          "floor": {"files": 3, "rows": rows, "seconds": 0.5, "rows_per_s": rows * 2, "peak_rss_mb": 40},
          "full": run, "incremental": run, "increment_batch": {"files": 1, "new_rows": 10, "redelivered_rows": 5},
-         "incremental_vs_full": 1.0}
+         "incremental_vs_full": 1.0,
+         "landing": {**run, "seconds": 0.4, "stages": {k: v for k, v in stages.items() if k != "extracts"}},
+         "landing_batch": {"files": 2, "new_rows": 12, "redelivered_rows": 6}, "landing_vs_full": 0.08}
     r["targets"] = bp._targets(r)
     return r
 
@@ -146,6 +156,11 @@ def test_scaling_and_render(tmp_path: Path):
     md = render_markdown(tmp_path)
     assert "| ingest |" in md and "floor" in md and "Scaling exponent" in md
     assert "held the batch 2.0 s after the re-run started (40% of the full run)" in md
+    assert "on a second batch of 2 files, 12 new rows + 6 re-delivered rows: 0.4 s = 8% of the full run" in md
+    assert a["targets"] == {"full_run_within_10_min": True, "peak_under_8_gb": True,
+                            "incremental_within_10pct": False, "landing_within_10pct": True}
+    # the extracts' row has no landing figure: the landing run does not write them
+    assert [ln for ln in md.splitlines() if ln.startswith("| extracts |")][0].endswith("| — |")
 
 
 def test_driver_render(tmp_path: Path):
