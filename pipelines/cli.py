@@ -260,9 +260,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.landing:
         tags["credit/trigger"] = "cli-landing"
     selection = None
-    if args.select and args.landing:
-        print("--select and --landing: choose one", file=sys.stderr)
-        return 2
     if args.select:
         from dagster import AssetSelection
 
@@ -404,12 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "pipeline itself fails.")
     p.add_argument("--as-of", type=_date, default=None,
                    help="evaluation date (评价基准日) YYYY-MM-DD, default today")
-    p.add_argument("--select", default=None, metavar="SELECTION",
-                   help="only these assets (Dagster selection syntax, e.g. 'group:ingest or "
-                   "group:codes'); default: the whole graph")
-    p.add_argument("--landing", action="store_true",
-                   help="what the inbox sensor runs when a batch lands (job credit_landing): "
-                   "everything but the department extracts, which follow on schedule")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--select", default=None, metavar="SELECTION",
+                       help="only these assets (Dagster selection syntax, e.g. 'group:ingest or "
+                       "group:codes'); default: the whole graph")
+    which.add_argument("--landing", action="store_true",
+                       help="what the inbox sensor runs when a batch lands (job credit_landing): "
+                       "everything but the department extracts, which follow on schedule")
     p.add_argument("--full-build", action="store_true",
                    help="rebuild every evaluation model from all records (default: a re-run for the "
                    "same date recomputes only the subjects that changed)")

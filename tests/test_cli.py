@@ -26,6 +26,13 @@ def test_run_rejects_a_bad_date(credit_env):
     assert e.value.code == 2
 
 
+def test_run_takes_a_selection_or_the_landing_job_not_both(credit_env):
+    args = build_parser().parse_args(["run", "--landing"])
+    assert args.landing and args.select is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--landing", "--select", "group:ingest"])
+
+
 def test_prepare_environment_sets_dagster_home(credit_env, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME")
     paths = prepare_environment()

@@ -15,7 +15,7 @@ from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
 
 from .pull import PULLED_BATCHES
-from .resources import SCHEDULED_DELIVERY_TAG, WAREHOUSE_POOL, WarehouseResource
+from .resources import SCHEDULED_DELIVERY, WAREHOUSE_POOL, WarehouseResource
 
 if TYPE_CHECKING:
     from pipelines.ingest.load import IngestReport
@@ -163,7 +163,7 @@ credit_pipeline = dg.define_asset_job(
 # (tag credit/delivery=scheduled: the departments' extracts). The marts, `credit lookup`,
 # the audit tables and the data-quality report take the batch in; the departments get
 # their extracts from the next daily or monthly run, not a rewrite per landed file.
-LANDING_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.tag(*next(iter(SCHEDULED_DELIVERY_TAG.items())))
+LANDING_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.tag(*SCHEDULED_DELIVERY)
 credit_landing = dg.define_asset_job(
     "credit_landing",
     selection=LANDING_SELECTION,

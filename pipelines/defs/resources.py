@@ -19,7 +19,8 @@ WAREHOUSE_POOL = "duckdb_writer"
 # Assets delivered on a schedule (the departments' extracts): the whole graph
 # (`credit run`, the daily and monthly schedules) writes them, the landing job that the
 # inbox sensor starts when a batch lands does not.
-SCHEDULED_DELIVERY_TAG = {"credit/delivery": "scheduled"}
+SCHEDULED_DELIVERY = ("credit/delivery", "scheduled")
+SCHEDULED_DELIVERY_TAG = dict([SCHEDULED_DELIVERY])
 
 
 class WarehouseResource(dg.ConfigurableResource):
