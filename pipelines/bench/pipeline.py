@@ -349,10 +349,8 @@ def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-outpu
         result["incremental"] = measure_run(data_dir, workdir, "run_incremental")
         result["incremental_vs_full"] = round(result["incremental"]["seconds"] / result["full"]["seconds"], 3)
         _partial(workdir, result)
-        run_measured([sys.executable, "-m", "pipelines.bench.pipeline", "--increment", str(data_dir),
-                      str(increment_share), str(activity), str(LANDING_SEED), LANDING_BATCH, INCREMENT_BATCH],
-                     env=env, log=workdir / "landing_batch.log")
-        result["landing_batch"] = json.loads((workdir / "landing_batch.log").read_text().strip().splitlines()[-1])
+        result["landing_batch"] = write_increment(data_dir, increment_share, seed=LANDING_SEED, batch=LANDING_BATCH,
+                                                  activity=activity, redeliver_before=INCREMENT_BATCH)
         result["landing"] = measure_run(data_dir, workdir, "run_landing", landing=True)
         result["landing_vs_full"] = round(result["landing"]["seconds"] / result["full"]["seconds"], 3)
     result["total_seconds"] = round(time.perf_counter() - t_all, 1)
@@ -406,11 +404,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "--floor":
         print(json.dumps(floor_read_csv(Path(sys.argv[2]), Path(sys.argv[3]))))
     elif sys.argv[1] == "--increment":
-        extra = sys.argv[5:8]  # seed, batch, redeliver_before
         print(json.dumps(write_increment(Path(sys.argv[2]), float(sys.argv[3]),
-                                         activity=float(sys.argv[4]) if len(sys.argv) > 4 else 1.0,
-                                         **({"seed": int(extra[0]), "batch": extra[1], "redeliver_before": extra[2]}
-                                            if extra else {}))))
+                                         activity=float(sys.argv[4]) if len(sys.argv) > 4 else 1.0)))
     else:
         n = int(sys.argv[1])
         out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("bench-output/pipeline")

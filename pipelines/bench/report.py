@@ -95,7 +95,7 @@ def render_pipeline(results: list[dict]) -> str:
                      f"{_mb(full['peak_rss_mb'])} | "
                      f"{str(r['incremental']['seconds']) + (' (stopped)' if inc_rc else '') if 'incremental' in r else '—'} | "
                      f"{_mb(r['incremental']['peak_rss_mb']) if 'incremental' in r else '—'} | "
-                     f"{r['landing']['seconds'] if 'landing' in r else '—'} |")
+                     f"{str(r['landing']['seconds']) + (' (stopped)' if r['landing'].get('returncode') else '') if 'landing' in r else '—'} |")
         lines.append(f"| floor: DuckDB `read_csv` of the {fl['files']} inbox CSVs | {fl['seconds']} | "
                      f"{fl['rows_per_s']:,} | {_mb(fl['peak_rss_mb'])} | | | |")
         lines.append("")
