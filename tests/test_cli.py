@@ -78,6 +78,15 @@ def test_demo_data_then_run_twice(credit_env, capsys):
     assert n_loads > 0 and n_grades > 0
     assert (credit_env / "reports" / "quality" / "index.html").exists()
     assert not list((credit_env / "exports").glob("*/*/manifest.json"))
+    # The landed files were validated by the early worker while codes and dbt ran.
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        meta = instance.get_latest_materialization_event(
+            AssetKey(["reports", "data_quality"])).asset_materialization.metadata
+    assert meta["files_validated_early"].value == meta["files_validated"].value > 0
+    early_dir = credit_env / "reports" / "gx" / "early"
+    assert not (early_dir / "manifest.json").exists() and not (early_dir / "results.json").exists()
     first = _snapshot(warehouse)
 
     # The whole graph on the same inbox: nothing new to load, the extracts written.
@@ -122,12 +131,15 @@ def test_demo_data_then_run_twice(credit_env, capsys):
 
     # Idempotence of what ingestion and code governance write (the rest is rebuilt from
     # them); the quality report alone takes minutes on 2 cores, so it is not re-run here.
+    # A run without the quality report stages nothing for the early worker, even with
+    # every file to validate again.
+    (credit_env / "reports" / "gx" / "validated_batches.json").unlink()
+    worker_log = (early_dir / "worker.log").stat().st_size
     assert main(["run", "--as-of", "2026-11-20", "--select", "group:ingest or group:codes"]) == 0
     assert _snapshot(warehouse) == first
+    assert not (early_dir / "manifest.json").exists() and (early_dir / "worker.log").stat().st_size == worker_log
 
     # The run history survives in DAGSTER_HOME.
-    from dagster import DagsterInstance
-
     with DagsterInstance.get() as instance:
         runs = instance.get_runs()
         assert len(runs) == 3

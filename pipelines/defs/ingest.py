@@ -111,6 +111,36 @@ def _table_rows(con: Any, schema: str, table: str) -> int:
     return int(con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
 
 
+def report_in_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run also materialises the data-quality report."""
+    from .quality import REPORT_KEY
+
+    # The run's selection (empty when the run takes its whole job), else the job's assets.
+    selected = context.run.asset_selection if context.run else None
+    if not selected:
+        selected = context.job_def.asset_layer.selected_asset_keys
+    return REPORT_KEY in selected
+
+
+def _stage_early_validation(context: dg.AssetExecutionContext, data_dir: Path, con: Any, catalogue: Any
+                            ) -> dict[str, Any] | None:
+    """When the run goes on to the quality report: the new files' frames staged for the
+    early great-expectations worker (``pipelines.quality.early``), which validates them
+    while code governance and dbt run. Never fails the ingestion: whatever is not
+    validated early, the quality step validates itself."""
+    if not report_in_run(context):
+        return None
+    from pipelines.quality import early
+
+    try:
+        out = early.stage(data_dir, con, catalogue)
+    except Exception as e:  # noqa: BLE001 - an optimisation only
+        context.log.warning(f"early validation not started ({e}): the quality step validates the files")
+        return {"staged": 0, "reason": str(e)}
+    context.log.info(f"early validation: {out}")
+    return out
+
+
 @dg.multi_asset(
     name="ingest_inbox",
     specs=_specs(),
@@ -139,11 +169,14 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             meta["dagster/row_count"] = _table_rows(con, "raw", cat.id)
             yield dg.MaterializeResult(asset_key=raw_key(cat.id), metadata=meta)
             yield rejection_check(cat.id, stats, warn, error)
+        early = _stage_early_validation(context, paths.data_dir, con, catalogue)
         for name in AUDIT_TABLES:
             meta: dict[str, Any] = {}
             if name == "loads":
                 meta["files_new"] = sum(v for k, v in by_status.items() if k != "skipped")
                 meta.update({f"files_{k}": v for k, v in sorted(by_status.items())})
+                if early is not None:
+                    meta["validated_early"] = dg.MetadataValue.json(early)
             meta["dagster/row_count"] = _table_rows(con, "audit", name)
             yield dg.MaterializeResult(asset_key=dg.AssetKey(["audit", name]), metadata=meta)
 

@@ -1,7 +1,9 @@
 """Dagster: the data-quality report and the validation documentation.
 
 Asset ``["reports", "data_quality"]`` (after ingestion and code governance) validates
-the newly delivered files with great-expectations (offline Data Docs under
+the newly delivered files with great-expectations (or collects what the early worker,
+started by the ingest step, validated while code governance and dbt ran:
+``pipelines.quality.early``) (offline Data Docs under
 ``reports/gx/``), computes the scorecard (incrementally: ``reports/quality/.state/``, see
 ``pipelines.quality.incremental``) and writes ``reports/quality/<as_of>/``.
 Asset checks: a department below a ``quality.thresholds.min`` fails (ERROR), above a
@@ -107,6 +109,7 @@ def check_results(scorecard, thresholds: dict[str, Any]) -> list[dg.AssetCheckRe
     pool=WAREHOUSE_POOL,
 )
 def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: WarehouseResource):
+    from pipelines.quality import early
     from pipelines.quality.gx_suites import run_validations
     from pipelines.quality.incremental import rejected_state_path, state_path
     from pipelines.quality.report import write_report
@@ -115,7 +118,7 @@ def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig
     catalogue = _catalogue()
     as_of = _as_of(config, dict(context.run.tags) if context.run else {})
     data_dir = warehouse.paths.data_dir
-    with warehouse.connect(read_only=True) as con:
+    with early.waiting(data_dir, catalogue) as waited, warehouse.connect(read_only=True) as con:
         gx = run_validations(data_dir, con, catalogue, force=config.revalidate)
         sc = compute_scorecard(con, catalogue, as_of, state_path=state_path(data_dir), full=config.revalidate)
         out = write_report(data_dir, con, catalogue, as_of, docs_index=gx["docs"], scorecard=sc,
@@ -129,6 +132,10 @@ def data_quality_report(context: dg.AssetExecutionContext, config: QualityConfig
             "data_docs": dg.MetadataValue.path(str(gx["docs"])),
             "score": float(sc.overall["score"]) if sc.overall["score"] is not None else float("nan"),
             "files_validated": len(gx["validated"]),
+            # of which validated by the early worker while code governance and dbt ran,
+            # and how long this step waited for it
+            "files_validated_early": gx["validated_early"],
+            "early_wait_seconds": float(waited["waited"]),
             "files_failing_expectations": len(failed),
             "departments": dg.MetadataValue.json(
                 {d["code"]: None if d["score"] is None else round(float(d["score"]), 1) for d in sc.departments}

@@ -676,12 +676,17 @@ def _run_checkpoint(checkpoint, batch_parameters: dict[str, Any], expectation_pa
 
 def _validate_file(con, ctx, catalogue: Catalogue, checkpoint, t: dict[str, Any]):
     """Validate one delivered file: (rows, [(statistics, result id tuple)])."""
+    frame = batch_frame(con, catalogue.category(t["category"]), t["source_file"], t["batch_date"])
+    return validate_frame(catalogue, checkpoint, t, frame)
+
+
+def validate_frame(catalogue: Catalogue, checkpoint, t: dict[str, Any], frame: pd.DataFrame):
+    """Validate one delivered file's :func:`batch_frame`: (rows, [(statistics, result id
+    tuple)]); the result is stored in the context's validation store."""
     import great_expectations as gx
 
-    category = catalogue.category(t["category"])
     bdate = t["batch_date"]
-    frame = gx_frame(batch_frame(con, category, t["source_file"], bdate),
-                     float(_settings(catalogue).get("categorical_max_share", 0.05)))
+    frame = gx_frame(frame, float(_settings(catalogue).get("categorical_max_share", 0.05)))
     with warnings.catch_warnings():
         # GX reads DatetimeTZ columns through Series.values (deprecated by pandas 3.1, same values).
         warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", DeprecationWarning))
@@ -784,6 +789,44 @@ def _validate_in_workers(data_dir: Path, database: str, todo: list[dict[str, Any
     return results
 
 
+def read_state(data_dir: Path | str, catalogue: Catalogue) -> dict[str, str]:
+    """source file → sha256 of every file validated before (``quality.gx.state_file``)."""
+    try:
+        return json.loads(_state_path(data_dir, catalogue).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def files_to_validate(con, catalogue: Catalogue, state: dict[str, str],
+                      batches: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The delivered files to validate, one task per ``audit.loads`` row (status
+    ``loaded`` or ``rejected_file``) — ``batches`` if given, else those not validated
+    before with the same sha256 (``state``) — and how many were skipped as validated."""
+    loads = con.execute(
+        "select source_file, department_code, category, batch, batch_date, sha256, status, rows_read "
+        "from audit.loads where status in ('loaded', 'rejected_file') and category is not null "
+        "order by batch_date, batch, source_file"
+    ).df()
+    if batches is not None:
+        wanted = set(batches)
+        loads = loads[loads["source_file"].isin(wanted)]
+    todo: list[dict[str, Any]] = []
+    skipped = 0
+    for row in loads.itertuples(index=False):
+        category = catalogue.category(row.category)
+        if category is None:
+            continue
+        if batches is None and state.get(row.source_file) == row.sha256:
+            skipped += 1
+            continue
+        bdate = pd.Timestamp(row.batch_date) if row.batch_date is not None and not pd.isna(row.batch_date) \
+            else pd.Timestamp.today().normalize()
+        todo.append({"source_file": row.source_file, "category": category.id, "department_code": row.department_code,
+                     "batch": row.batch, "batch_date": bdate, "sha256": row.sha256,
+                     "rows": 0 if pd.isna(row.rows_read) else int(row.rows_read)})
+    return todo, skipped
+
+
 def run_validations(
     data_dir: Path | str,
     con,
@@ -796,29 +839,25 @@ def run_validations(
 
     ``batches``: source files (paths relative to the inbox, as in ``audit.loads``); by
     default every file with status ``loaded`` or ``rejected_file`` not validated before
-    with the same sha256 (so a re-run is cheap and adds nothing). Returns a summary:
-    ``{"docs": path, "validated": [ {source_file, category, department_code, batch,
-    success, evaluated, failed, rows} ], "skipped": n, "docs_build": "full" |
-    "incremental" | "unchanged"}`` (``build_docs``; ``force`` rebuilds everything).
+    with the same sha256 (so a re-run is cheap and adds nothing). Files validated ahead
+    by the early worker (:mod:`pipelines.quality.early`: a landed batch validated while
+    code governance and dbt ran) are taken from its results, the others validated here.
+    Returns a summary: ``{"docs": path, "validated": [ {source_file, category,
+    department_code, batch, success, evaluated, failed, rows} ], "skipped": n,
+    "validated_early": n, "docs_build": "full" | "incremental" | "unchanged"}``
+    (``build_docs``; ``force`` validates and rebuilds everything).
     """
+    from . import early
+
     data_dir = Path(data_dir)
     settings = _settings(catalogue)
     result_format = str(settings.get("result_format", "SUMMARY"))
-    state_path = _state_path(data_dir, catalogue)
-    state: dict[str, str] = {}
-    if state_path.exists() and not force:
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        except ValueError:
-            state = {}
-    loads = con.execute(
-        "select source_file, department_code, category, batch, batch_date, sha256, status, rows_read "
-        "from audit.loads where status in ('loaded', 'rejected_file') and category is not null "
-        "order by batch_date, batch, source_file"
-    ).df()
-    if batches is not None:
-        wanted = set(batches)
-        loads = loads[loads["source_file"].isin(wanted)]
+    state = {} if force else read_state(data_dir, catalogue)
+    todo, skipped = files_to_validate(con, catalogue, state, batches)
+    # What the early worker validated (it has finished: see early.wait), by file and
+    # content; results of files validated since, or not asked for, are dropped.
+    ahead = {} if force else early.results(data_dir)
+    results: list[Any] = [ahead.get((t["source_file"], t["sha256"])) for t in todo]
     ctx = get_context(data_dir)
     suites_path = _suites_state_path(data_dir)
     try:
@@ -826,29 +865,16 @@ def run_validations(
     except (OSError, ValueError):
         saved = {}
     checkpoints: dict[str, Any] = {}
-    summary: list[dict[str, Any]] = []
-    new_results: list[Any] = []
-    skipped = 0
-    todo: list[dict[str, Any]] = []
-    for row in loads.itertuples(index=False):
-        category = catalogue.category(row.category)
-        if category is None:
-            continue
-        if batches is None and state.get(row.source_file) == row.sha256:
-            skipped += 1
-            continue
-        if category.id not in checkpoints:
-            checkpoints[category.id] = _checkpoint(ctx, category, catalogue, result_format, saved, force)
-        bdate = pd.Timestamp(row.batch_date) if row.batch_date is not None and not pd.isna(row.batch_date) \
-            else pd.Timestamp.today().normalize()
-        todo.append({"source_file": row.source_file, "category": category.id, "department_code": row.department_code,
-                     "batch": row.batch, "batch_date": bdate, "sha256": row.sha256,
-                     "rows": 0 if pd.isna(row.rows_read) else int(row.rows_read)})
-    workers = _workers(con, settings, len(todo), sum(t["rows"] for t in todo))
+    for t, r in zip(todo, results, strict=True):
+        if r is None and t["category"] not in checkpoints:
+            checkpoints[t["category"]] = _checkpoint(ctx, catalogue.category(t["category"]), catalogue,
+                                                     result_format, saved, force)
+    left = [i for i, r in enumerate(results) if r is None]
+    rest = [todo[i] for i in left]
+    workers = _workers(con, settings, len(rest), sum(t["rows"] for t in rest))
     if workers > 1:
-        results = _validate_in_workers(data_dir, _database_path(con), todo, workers)
-    else:
-        results = [None] * len(todo)
+        for i, r in zip(left, _validate_in_workers(data_dir, _database_path(con), rest, workers), strict=True):
+            results[i] = r
     # In this process: everything when serial, else what a worker could not do.
     results = [r if r is not None else _validate_file(con, ctx, catalogue, checkpoints[t["category"]], t)
                for t, r in zip(todo, results, strict=True)]
@@ -856,9 +882,11 @@ def run_validations(
         ValidationResultIdentifier,
     )
 
+    summary: list[dict[str, Any]] = []
+    new_results: list[Any] = []
     for t, (rows, ids) in zip(todo, results, strict=True):
         for stats, id_tuple in ids:
-            new_results.append(ValidationResultIdentifier.from_tuple(id_tuple))
+            new_results.append(ValidationResultIdentifier.from_tuple(tuple(id_tuple)))
             summary.append({"source_file": t["source_file"], "category": t["category"],
                             "department_code": t["department_code"], "batch": t["batch"], "rows": rows, **stats})
         state[t["source_file"]] = t["sha256"]
@@ -868,8 +896,11 @@ def run_validations(
             _checkpoint(ctx, category, catalogue, result_format, saved, force)
     docs_build = build_docs(ctx, data_dir, new_results, full=force)
     _write_atomic(suites_path, json.dumps(saved, indent=1, sort_keys=True))
-    _write_atomic(state_path, json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
-    return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped, "docs_build": docs_build}
+    _write_atomic(_state_path(data_dir, catalogue), json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
+    early.clear(data_dir)
+    return {"docs": docs_index(data_dir), "validated": summary, "skipped": skipped,
+            "validated_early": sum(1 for t in todo if (t["source_file"], t["sha256"]) in ahead),
+            "docs_build": docs_build}
 
 
 # --------------------------------------------------------------------------- offline docs
