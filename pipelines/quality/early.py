@@ -18,11 +18,13 @@ governance, dbt) lock every other process out of the DuckDB file. So:
    not beside dbt's memory.
 2. The worker validates each frame with the category's checkpoint (results stored in
    GX's validation store like any other) and records, per file, the statistics and the
-   result's identifier in ``results.json`` (rewritten after each file).
+   result's identifier in ``results.json`` (rewritten after each file); then it renders
+   their Data Docs pages and the index (``rendered.json``).
 3. :func:`waiting` — in the quality step: waits for the worker (the lock it holds),
    then ``run_validations`` takes each file's early result when the file and its sha256
-   match and validates the rest from the warehouse itself; the Data Docs are built once
-   for all of them and the early folder is cleared.
+   match and validates the rest from the warehouse itself, renders the pages the worker
+   did not (and then the index), and clears the early folder. When the worker did it
+   all, the quality step does not even import GX.
 
 Nothing depends on the worker: a file it did not validate (it failed, was stopped, or
 was never started) is validated by the quality step as if there were no early worker,
@@ -56,6 +58,7 @@ from .gx_suites import (
     _suites_state_path,
     _write_atomic,
     batch_frame,
+    build_docs,
     files_to_validate,
     get_context,
     gx_root,
@@ -68,6 +71,7 @@ log = logging.getLogger(__name__)
 LOCK = ".lock"
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
+RENDERED = "rendered.json"
 PID = "worker.pid"
 LOG = "worker.log"
 FRAMES = "frames"
@@ -113,11 +117,20 @@ def results(data_dir: Path | str) -> dict[tuple[str, str], tuple[int, list[Any]]
     return {(r["source_file"], r["sha256"]): (int(r["rows"]), [(s, tuple(i)) for s, i in r["ids"]]) for r in done}
 
 
+def rendered(data_dir: Path | str) -> set[tuple[str, str]]:
+    """(source file, sha256) of the results whose Data Docs pages the worker rendered,
+    with the index after them."""
+    try:
+        return {tuple(k) for k in json.loads((early_dir(data_dir) / RENDERED).read_text(encoding="utf-8"))}
+    except (OSError, ValueError):
+        return set()
+
+
 def clear(data_dir: Path | str) -> None:
     """Remove the staged frames, the manifest and the results (the lock file stays)."""
     d = early_dir(data_dir)
     shutil.rmtree(d / FRAMES, ignore_errors=True)
-    for name in (MANIFEST, RESULTS, PID):
+    for name in (MANIFEST, RESULTS, RENDERED, PID):
         (d / name).unlink(missing_ok=True)
 
 
@@ -242,6 +255,20 @@ def run_worker(data_dir: Path | str) -> int:
     _write_atomic(suites_path, json.dumps(saved, indent=1, sort_keys=True))
     (d / MANIFEST).unlink(missing_ok=True)
     log.info("early validation: %d of %d file(s) in %.1f s", len(done), len(tasks), time.monotonic() - started)
+    # Their Data Docs pages and the index too, so the quality step need not import GX.
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    shown = rendered(data_dir)
+    ids = [ValidationResultIdentifier.from_tuple(tuple(i)) for r in done
+           if (r["source_file"], r["sha256"]) not in shown for _, i in r["ids"]]
+    if ids:
+        started = time.monotonic()
+        mode = build_docs(ctx, data_dir, ids)
+        shown |= {(r["source_file"], r["sha256"]) for r in done}
+        _write_atomic(d / RENDERED, json.dumps(sorted(shown), ensure_ascii=False))
+        log.info("Data Docs (%s): %d page(s) in %.1f s", mode, len(ids), time.monotonic() - started)
     return 0
 
 

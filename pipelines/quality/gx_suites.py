@@ -577,11 +577,12 @@ def _docs_fingerprint() -> str:
     """What the rendered Data Docs depend on besides the validation results: the
     catalogue (suites are generated from it), this module and the GX version. A change
     rebuilds the whole site; otherwise a run renders only its new results."""
-    import great_expectations as gx
+    from importlib.metadata import version
 
     from ..settings import catalog_dir
 
-    h = hashlib.sha256(f"gx {gx.__version__}\n".encode())
+    # The installed version, read without importing GX (seconds): the same string.
+    h = hashlib.sha256(f"gx {version('great_expectations')}\n".encode())
     files = [p for p in sorted(catalog_dir().rglob("*")) if p.is_file() and p.suffix in (".yaml", ".yml", ".csv")]
     for p in [*files, Path(__file__)]:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
@@ -613,6 +614,16 @@ def _site_builder(ctx, data_dir: Path | str):
     config["site_index_builder"] = index
     return SiteBuilder(data_context=ctx, site_name="local_site", runtime_environment={"root_directory": ctx.root_directory},
                        **config)
+
+
+def docs_current(data_dir: Path | str) -> bool:
+    """Whether the Data Docs site exists and was rendered from the present catalogue,
+    module and GX version (else the next :func:`build_docs` renders it all)."""
+    try:
+        recorded = json.loads(_docs_state_path(data_dir).read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        return False
+    return recorded == _docs_fingerprint() and docs_index(data_dir).exists()
 
 
 def build_docs(ctx, data_dir: Path | str, new_results: list[Any], *, full: bool = False) -> str:
@@ -844,8 +855,9 @@ def run_validations(
     code governance and dbt ran) are taken from its results, the others validated here.
     Returns a summary: ``{"docs": path, "validated": [ {source_file, category,
     department_code, batch, success, evaluated, failed, rows} ], "skipped": n,
-    "validated_early": n, "docs_build": "full" | "incremental" | "unchanged"}``
-    (``build_docs``; ``force`` validates and rebuilds everything).
+    "validated_early": n, "docs_build": "full" | "incremental" | "unchanged" | "early"}``
+    (``build_docs``; "early": the worker rendered every new page and the index, and
+    this step did not import GX at all; ``force`` validates and rebuilds everything).
     """
     from . import early
 
@@ -857,8 +869,9 @@ def run_validations(
     # What the early worker validated (it has finished: see early.wait), by file and
     # content; results of files validated since, or not asked for, are dropped.
     ahead = {} if force else early.results(data_dir)
+    rendered = set() if force else early.rendered(data_dir)  # pages and index built by the worker
     results: list[Any] = [ahead.get((t["source_file"], t["sha256"])) for t in todo]
-    ctx = get_context(data_dir)
+    ctx = None  # GX is imported (seconds) only when this step validates or renders
     suites_path = _suites_state_path(data_dir)
     try:
         saved: dict[str, str] = json.loads(suites_path.read_text(encoding="utf-8"))
@@ -867,6 +880,7 @@ def run_validations(
     checkpoints: dict[str, Any] = {}
     for t, r in zip(todo, results, strict=True):
         if r is None and t["category"] not in checkpoints:
+            ctx = ctx or get_context(data_dir)
             checkpoints[t["category"]] = _checkpoint(ctx, catalogue.category(t["category"]), catalogue,
                                                      result_format, saved, force)
     left = [i for i, r in enumerate(results) if r is None]
@@ -878,23 +892,29 @@ def run_validations(
     # In this process: everything when serial, else what a worker could not do.
     results = [r if r is not None else _validate_file(con, ctx, catalogue, checkpoints[t["category"]], t)
                for t, r in zip(todo, results, strict=True)]
-    from great_expectations.data_context.types.resource_identifiers import (
-        ValidationResultIdentifier,
-    )
-
     summary: list[dict[str, Any]] = []
-    new_results: list[Any] = []
+    to_render: list[tuple[str, ...]] = []
     for t, (rows, ids) in zip(todo, results, strict=True):
         for stats, id_tuple in ids:
-            new_results.append(ValidationResultIdentifier.from_tuple(tuple(id_tuple)))
+            if (t["source_file"], t["sha256"]) not in rendered:
+                to_render.append(tuple(id_tuple))
             summary.append({"source_file": t["source_file"], "category": t["category"],
                             "department_code": t["department_code"], "batch": t["batch"], "rows": rows, **stats})
         state[t["source_file"]] = t["sha256"]
-    if not summary and not docs_index(data_dir).exists():
-        # A clean state with nothing to validate still gets the suites documented.
-        for category in catalogue.categories.values():
-            _checkpoint(ctx, category, catalogue, result_format, saved, force)
-    docs_build = build_docs(ctx, data_dir, new_results, full=force)
+    if force or to_render or not docs_current(data_dir):
+        from great_expectations.data_context.types.resource_identifiers import (
+            ValidationResultIdentifier,
+        )
+
+        ctx = ctx or get_context(data_dir)
+        if not summary and not docs_index(data_dir).exists():
+            # A clean state with nothing to validate still gets the suites documented.
+            for category in catalogue.categories.values():
+                _checkpoint(ctx, category, catalogue, result_format, saved, force)
+        docs_build = build_docs(ctx, data_dir, [ValidationResultIdentifier.from_tuple(i) for i in to_render],
+                                full=force)
+    else:
+        docs_build = "early" if summary else "unchanged"
     _write_atomic(suites_path, json.dumps(saved, indent=1, sort_keys=True))
     _write_atomic(_state_path(data_dir, catalogue), json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
     early.clear(data_dir)
