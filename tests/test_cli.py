@@ -62,7 +62,12 @@ def _snapshot(warehouse) -> dict[str, list]:
 
 
 @pytest.mark.slow
-def test_demo_data_then_run_twice(credit_env, capsys):
+def test_demo_data_then_run_twice(credit_env, capsys, monkeypatch):
+    from pipelines.quality import early
+
+    # Early validation switched on (off by default on 2 cores): the run is in-process.
+    real = early.settings
+    monkeypatch.setattr(early, "settings", lambda c: {**real(c), "enabled": True})
     assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "2"]) == 0
     assert any((credit_env / "inbox").rglob("*.*"))
 

@@ -34,6 +34,18 @@ def _no_analytics(monkeypatch):
     monkeypatch.setenv("GX_ANALYTICS_ENABLED", "False")
 
 
+def _early(monkeypatch, **settings):
+    """quality.gx.early as in the catalogue, switched on (it is off by default on
+    2-core machines), with ``settings`` on top."""
+    real = early.settings
+    monkeypatch.setattr(early, "settings", lambda c: {**real(c), "enabled": True, **settings})
+
+
+@pytest.fixture(autouse=True)
+def _switched_on(monkeypatch):
+    _early(monkeypatch)
+
+
 def _stored(data_dir: Path) -> dict[str, list]:
     """Every stored validation result, by file: per expectation its type, arguments,
     success and result (run ids and times left out)."""
@@ -137,19 +149,18 @@ def test_results_of_changed_files_are_not_taken(tmp_path, rw, catalogue):
 
 
 def test_large_batches_and_the_switch(tmp_path, rw, catalogue, monkeypatch):
-    base = gx_suites._settings(catalogue)
-    monkeypatch.setattr(gx_suites, "_settings", lambda c: {**base, "early": {**base["early"], "max_rows": 11}})
-    monkeypatch.setattr(early, "_settings", gx_suites._settings)
+    _early(monkeypatch, max_rows=11)
     out = early.stage(tmp_path, rw, catalogue)
     assert out["staged"] == 0 and out["rows"] == 12 and "max_rows 11" in out["reason"]
     assert not (early.early_dir(tmp_path) / early.MANIFEST).exists()
-    monkeypatch.setattr(early, "_settings", lambda c: {**base, "early": {"enabled": False}})
+    _early(monkeypatch, enabled=False)
     assert early.stage(tmp_path, rw, catalogue)["reason"] == "quality.gx.early.enabled is off"
+    monkeypatch.undo()
+    assert early.settings(catalogue)["enabled"] is False  # the catalogue's default
 
 
 def test_a_worker_that_overruns_is_stopped(tmp_path, catalogue, monkeypatch):
-    base = gx_suites._settings(catalogue)
-    monkeypatch.setattr(early, "_settings", lambda c: {**base, "early": {**base["early"], "wait_seconds": 1}})
+    _early(monkeypatch, wait_seconds=1)
     lock = early._open_lock(tmp_path)
     assert early._try_lock(lock, 0)
     # a stand-in worker holding the lock through an inherited descriptor, as the real one
