@@ -203,6 +203,9 @@ def waiting(data_dir: Path | str, catalogue: Catalogue) -> Iterator[dict[str, An
             try:
                 pid = int((early_dir(data_dir) / PID).read_text(encoding="utf-8"))
                 os.kill(pid, signal.SIGTERM)
+                # A process started by one that ignores SIGTERM inherits that: then SIGKILL.
+                if not _try_lock(lock, 10):
+                    os.kill(pid, signal.SIGKILL)
                 info["stopped"] = True
                 log.warning("early validation (pid %s) still running after %.0f s: stopped", pid, timeout)
             except (OSError, ValueError) as e:
@@ -278,6 +281,7 @@ def main(argv: list[str]) -> int:
     import warnings
 
     os.environ.pop(_LOCK_FD_ENV, None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stoppable even if the parent ignored it
     if len(argv) > 1 and int(argv[1]):
         os.nice(int(argv[1]))
     # GX's own chatter (config substitution, closures not registered, a regex with groups

@@ -163,14 +163,17 @@ def test_a_worker_that_overruns_is_stopped(tmp_path, catalogue, monkeypatch):
     _early(monkeypatch, wait_seconds=1)
     lock = early._open_lock(tmp_path)
     assert early._try_lock(lock, 0)
-    # a stand-in worker holding the lock through an inherited descriptor, as the real one
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], pass_fds=(lock.fileno(),))
+    # a stand-in worker holding the lock through an inherited descriptor, as the real one,
+    # and deaf to SIGTERM (as a child of a process that ignores it is): SIGKILL follows
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                             "signal.SIG_IGN); time.sleep(120)"], pass_fds=(lock.fileno(),))
+    time.sleep(1)  # its handler in place
     lock.close()
     (early.early_dir(tmp_path) / early.PID).write_text(str(proc.pid), encoding="utf-8")
     started = time.monotonic()
     with early.waiting(tmp_path, catalogue) as waited:
         assert waited["stopped"] is True
-        assert proc.wait(timeout=10) != 0
+        assert proc.wait(timeout=10) == -9
     assert time.monotonic() - started < 30
     # and ingest does not wait for ever on one either: it stages nothing
     lock = early._open_lock(tmp_path)
