@@ -20,13 +20,17 @@ import datetime as dt
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
+from packaging.version import Version
 
 from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
@@ -71,11 +75,49 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return not path.exists() or path.stat().st_mtime < _newest_input_mtime()
 
 
+class CreditDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without two things it does before every dbt command:
+
+    * it runs ``dbt --version`` to learn which dbt it drives, and that command asks
+      pypi.org for the latest release (``dbt.version.get_latest_version``) — a call home
+      from the office's network on every run, and a wait where the network is closed. The
+      version is read from the installed package instead.
+    * it imports dbt and opens an adapter in the step's own process (profile, project and
+      every macro loaded), which it needs only for ``fetch_row_counts`` /
+      ``fetch_column_metadata``; this project uses neither. ``dbt build`` itself runs as
+      before, in its own process.
+
+    Both cost 5–12 s a run on 2 cores (docs/performance.md)."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
+class CreditDbtProjectPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (``dbt parse`` into target/, guarded against concurrent
+    parses), its dbt command run through :class:`CreditDbtCliResource`."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        (CreditDbtCliResource(project_dir=project)
+         .cli(self._prepare_project_cli_args, target_path=project.target_path)
+         .wait())
+        self._invalidate_seeds_in_partial_parse(project)
+
+
+def parse_dbt_project(project: DbtProject) -> None:
+    """``dbt parse``: manifest.json and partial_parse.msgpack under the project's target/."""
+    CreditDbtProjectPreparer().prepare(project)
+
+
 credit_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-credit_dbt_project.prepare_if_dev()  # under `dagster dev`: always re-parse
-if manifest_is_stale(credit_dbt_project):
-    # No manifest, or models / seeds changed since it was written: `dbt parse` now.
-    credit_dbt_project.preparer.prepare(credit_dbt_project)
+if os.environ.get("DAGSTER_IS_DEV_CLI") or manifest_is_stale(credit_dbt_project):
+    # Under `dagster dev` always; otherwise when there is no manifest, or models / macros /
+    # seeds changed since it was written: `dbt parse` now.
+    parse_dbt_project(credit_dbt_project)
 
 
 class CreditDbtTranslator(DagsterDbtTranslator):
@@ -164,8 +206,8 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
 
 defs = dg.Definitions(
     assets=[credit_dbt_assets],
-    resources={"dbt": DbtCliResource(project_dir=credit_dbt_project)},
+    resources={"dbt": CreditDbtCliResource(project_dir=credit_dbt_project)},
 )
 
-__all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtTranslator", "prune_invocation_targets",
-           "resolve_as_of"]
+__all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtCliResource", "CreditDbtTranslator",
+           "parse_dbt_project", "prune_invocation_targets", "resolve_as_of"]

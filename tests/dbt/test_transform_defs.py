@@ -50,3 +50,32 @@ def test_old_invocation_targets_are_pruned(tmp_path):
     assert sorted(p.name for p in removed) == [f"credit_dbt-{i:03d}" for i in range(5, 12)]
     assert sorted(p.name for p in tmp_path.glob("credit_dbt-*")) == \
         ["credit_dbt-004", "credit_dbt-012", "credit_dbt-013"] + [f"credit_dbt-{i:03d}" for i in range(20, 25)]
+
+
+def test_dbt_commands_do_not_call_home_or_open_an_adapter(tmp_path, monkeypatch):
+    """dagster-dbt runs `dbt --version` before every dbt command (and that asks pypi.org
+    for the latest release) and opens a dbt adapter in the step's process: the project's
+    resource does neither, and its dbt commands still run."""
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dbt_resource
+    from dagster_dbt import DbtCliResource
+
+    from pipelines.defs.transform import CreditDbtCliResource, credit_dbt_project, defs
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"subprocess {args!r} started to learn dbt's version")
+
+    def no_adapter(self, args):
+        raise AssertionError("dbt adapter opened in the step's process")
+
+    monkeypatch.setattr(dbt_resource, "check_output", no_subprocess)
+    monkeypatch.setattr(DbtCliResource, "_initialize_dbt_core_adapter", no_adapter)
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    assert isinstance(defs.resources["dbt"], CreditDbtCliResource)
+
+    dbt = CreditDbtCliResource(project_dir=credit_dbt_project)
+    assert str(dbt._cli_version) == version("dbt-core")
+    invocation = dbt.cli(["parse", "--quiet"], target_path=tmp_path / "target").wait()
+    assert invocation.is_successful() and invocation.adapter is None
+    assert (tmp_path / "target" / "manifest.json").is_file()
