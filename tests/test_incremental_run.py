@@ -34,6 +34,19 @@ def _state(warehouse) -> tuple[dict, dict, list, tuple]:
     return evaluation, codes, builds, resolution
 
 
+def _last_dbt_log() -> str:
+    """The dbt log of the last run's dbt build (dagster-dbt's folder of that invocation)."""
+    from dagster import DagsterInstance
+
+    from pipelines.defs.transform import credit_dbt_project
+
+    with DagsterInstance.get() as instance:
+        run_id = instance.get_runs(limit=1)[0].run_id
+    target = credit_dbt_project.project_dir / credit_dbt_project.target_path
+    (folder,) = target.glob(f"credit_dbt-{run_id[:7]}-*")
+    return (folder / "dbt.log").read_text(encoding="utf-8")
+
+
 def test_a_new_delivery_is_resolved_and_evaluated_incrementally(credit_env, capsys):
     assert main(["demo-data", "--subjects", "400", "--seed", "11", "--batches", "2"]) == 0
     warehouse = credit_env / "warehouse" / "credit.duckdb"
@@ -54,11 +67,14 @@ def test_a_new_delivery_is_resolved_and_evaluated_incrementally(credit_env, caps
     assert 0 < changed < subjects * 0.3
     assert delta != first  # the delivery changed the evaluation
 
-    # Nothing new: another delta build of nothing, the same tables.
+    # Nothing new: another delta build of nothing, the same tables; dbt starts from the
+    # parse state the last build kept instead of parsing the whole project again.
     _run()
     again, _, builds, _ = _state(warehouse)
     assert builds[-1][0] == "delta" and builds[-1][3] == 0
     assert again == delta
+    log = _last_dbt_log()
+    assert "Partial parsing enabled" in log and "Unable to do partial parsing" not in log
 
     # A full rebuild from all records gives exactly the delta-built tables.
     _run("--full-build")

@@ -1,7 +1,12 @@
-{#- The evaluation date. `--vars '{as_of: YYYY-MM-DD}'`; empty/absent = today (the
-    pipeline always passes it explicitly, so runs are reproducible). -#}
+{#- The evaluation date: `--vars '{as_of: YYYY-MM-DD}'`, else the environment variable
+    CREDIT_DBT_AS_OF (how the pipeline passes it: a changed var would make dbt parse the
+    whole project again, a changed environment variable only the files using it), else
+    today. The pipeline always passes it, so runs are reproducible. -#}
 {% macro as_of_str() -%}
     {%- set v = var('as_of', '') -%}
+    {%- if v is none or (v | string | trim) == '' -%}
+        {%- set v = env_var('CREDIT_DBT_AS_OF', '') -%}
+    {%- endif -%}
     {%- if v is none or (v | string | trim) == '' -%}
         {{ modules.datetime.date.today().isoformat() }}
     {%- else -%}

@@ -6,7 +6,7 @@
     governance logged in codes.subject_changes (every reference added, removed or
     re-resolved, every codes.subjects row that changed) after the generation that build
     consumed. The pipeline (pipelines/warehouse/delta.py) decides and passes
-    --vars '{delta: true, since_generation: N}'; anything else (another as_of, a changed
+    --vars '{delta: true}' and CREDIT_DBT_SINCE_GENERATION=N; anything else (another as_of, a changed
     model, seed or macro, a failed full build, a code-governance full resolution, too many
     changed subjects) is a full build.
 
@@ -21,6 +21,13 @@
     So after a delta build every table equals what a full build gives (tests/dbt:
     test_delta_build_equals_full_build). Models over every subject at once (the sampling
     plan and draw, the inspector roster, penalty windows) stay full tables. -#}
+
+{#- The code-governance generation a delta build starts after: `--vars
+    '{since_generation: N}'`, else the environment variable CREDIT_DBT_SINCE_GENERATION (how
+    the pipeline passes it, changing every run: see as_of_str), else 0. -#}
+{% macro since_generation() -%}
+    {{ return(var('since_generation', env_var('CREDIT_DBT_SINCE_GENERATION', '0')) | int) }}
+{%- endmacro %}
 
 {% macro delta_requested() -%}
     {%- set v = var('delta', false) -%}

@@ -5,8 +5,9 @@
   ``["audit", <table>]``; models and seeds → ``[<schema>, <name>]``, e.g.
   ``["marts", "credit_grades"]``, ``["config", "score_indicators"]``.
 * dbt data tests and unit tests are asset checks (dagster-dbt default).
-* The evaluation date is a dbt var: run config ``as_of``, else the run tag
-  ``credit/as_of`` (set by ``credit run --as-of``), else ``$CREDIT_AS_OF``, else today.
+* The evaluation date: run config ``as_of``, else the run tag ``credit/as_of`` (set by
+  ``credit run --as-of``), else ``$CREDIT_AS_OF``, else today; handed to dbt as
+  ``CREDIT_DBT_AS_OF`` (``pipelines.warehouse.delta.dbt_environment``).
 * Full or delta: a re-run for the same evaluation date recomputes only the subjects that
   changed since the last successful build (``pipelines.warehouse.delta``, recorded in
   ``audit.dbt_builds``); run config ``full_build: true`` forces a full build.
@@ -64,6 +65,29 @@ def prune_invocation_targets(target_dir: Path, keep: int = KEEP_INVOCATION_TARGE
     for p in old:
         shutil.rmtree(p, ignore_errors=True)
     return old
+
+
+def keep_partial_parse(invocation_target: Path, project_target: Path) -> bool:
+    """Keep a build's parse state for the next build. dagster-dbt starts every dbt
+    invocation from ``target/partial_parse.msgpack``, which ``dbt parse`` wrote when the
+    definitions loaded — with no vars, and the environment of that moment — so every build
+    parsed the whole project again (``dbt`` logs "Unable to do partial parsing because
+    config vars, config profile, or config target have changed"). The state of the last
+    successful build matches the next one's (same vars, same profile) and dbt re-parses
+    only the files whose inputs changed; dbt checks that itself, so a state that does not
+    fit costs one full parse, never a wrong result. Replaced atomically: another process
+    may be copying it."""
+    state = invocation_target / "partial_parse.msgpack"
+    if not state.is_file():
+        return False
+    tmp = project_target / f".partial_parse.{os.getpid()}.tmp"
+    try:
+        shutil.copyfile(state, tmp)
+        os.replace(tmp, project_target / "partial_parse.msgpack")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _newest_input_mtime() -> float:
@@ -190,11 +214,13 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
     context.log.info(f"dbt build as of {as_of}: {plan.mode} ({plan.reason})")
     ok = False
     try:
-        with _absolute_data_dir():
+        with _absolute_data_dir(), delta.dbt_environment(plan):
             invocation = dbt.cli(delta.dbt_build_args(plan), context=context,
                                  raise_on_error=False)
             yield from invocation.stream()
             ok = invocation.is_successful()
+        if ok:
+            keep_partial_parse(invocation.target_path, Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path)
     finally:
         with warehouse.connect(read_only=False) as con:
             delta.record_end(con, build_id, ok)
@@ -210,4 +236,4 @@ defs = dg.Definitions(
 )
 
 __all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtCliResource", "CreditDbtTranslator",
-           "parse_dbt_project", "prune_invocation_targets", "resolve_as_of"]
+           "keep_partial_parse", "parse_dbt_project", "prune_invocation_targets", "resolve_as_of"]

@@ -10,7 +10,7 @@ their rows of those subjects in place (``dbt_project/macros/delta.sql``).
 
 :func:`plan_build` decides, from ``audit.dbt_builds`` (one row per build: mode, as_of,
 fingerprint, the code-governance generation it consumed, status), and the pipeline
-passes the decision to dbt as vars. A delta build is chosen only when all of these hold;
+passes the decision to dbt (:func:`dbt_build_args`, :func:`dbt_environment`). A delta build is chosen only when all of these hold;
 otherwise the build is full, with the reason recorded:
 
 - an earlier build succeeded, for the same ``as_of``, with the same fingerprint (every
@@ -30,7 +30,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
@@ -58,6 +60,11 @@ CREATE TABLE IF NOT EXISTS {BUILDS} (
 )"""
 
 
+# Environment variables read by the dbt project's macros (dbt_project/macros/as_of.sql, delta.sql).
+AS_OF_ENV = "CREDIT_DBT_AS_OF"
+SINCE_GENERATION_ENV = "CREDIT_DBT_SINCE_GENERATION"
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     mode: str                      # "full" | "delta"
@@ -73,11 +80,20 @@ class BuildPlan:
         return self.mode == "delta"
 
     def dbt_vars(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The vars of the dbt invocation for this plan."""
-        out: dict[str, Any] = {"as_of": self.as_of, **(extra or {})}
+        """The vars of the dbt invocation for this plan: only what decides how models are
+        built (``delta``, read when dbt parses the project). The values that change from
+        run to run go in :meth:`dbt_env`: a change of ``--vars`` makes dbt parse the whole
+        project again, a changed environment variable only the files that use it."""
+        out: dict[str, Any] = dict(extra or {})
         if self.is_delta:
-            out.update(delta=True, since_generation=int(self.since_generation or 0))
+            out["delta"] = True
         return out
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment of the dbt invocation for this plan: the evaluation date and the
+        code-governance generation a delta build starts after (macros ``as_of_str`` and
+        ``since_generation``; a ``--vars`` value of the same name takes precedence)."""
+        return {AS_OF_ENV: self.as_of, SINCE_GENERATION_ENV: str(int(self.since_generation or 0))}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,12 +244,31 @@ def vars_json(plan: BuildPlan, extra: dict[str, Any] | None = None) -> str:
     return json.dumps(plan.dbt_vars(extra))
 
 
+@contextmanager
+def dbt_environment(plan: BuildPlan) -> Iterator[None]:
+    """Set :meth:`BuildPlan.dbt_env` in ``os.environ`` for a dbt invocation (a subprocess
+    inherits it; ``dbtRunner`` reads it), and restore what was there."""
+    env = plan.dbt_env()
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def dbt_build_args(plan: BuildPlan, extra_vars: dict[str, Any] | None = None) -> list[str]:
     """``dbt build`` arguments for the plan. A delta build skips the unit tests (they test
     the models' logic on fixed inputs, not the data) and the seeds (the parameters in
     catalogs/, loaded with their tests): both ran in the full build with the same
     fingerprint, and every change of code or seed makes the next build full."""
-    args = ["build", "--vars", vars_json(plan, extra_vars)]
+    args = ["build"]
+    if plan.dbt_vars(extra_vars):
+        args += ["--vars", vars_json(plan, extra_vars)]
     if plan.is_delta:
         args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     return args

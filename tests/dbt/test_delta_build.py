@@ -38,7 +38,8 @@ def _dbt(root: Path, data_dir: Path, variables: dict) -> None:
     # the arguments the pipeline gives dbt for a full or a delta build
     plan = BuildPlan("delta" if variables.get("delta") else "full", "test", variables["as_of"], "",
                      since_generation=variables.get("since_generation"))
-    with mock.patch.dict(os.environ, {"CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}):
+    with mock.patch.dict(os.environ, {"CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+                                      **plan.dbt_env()}):
         res = dbtRunner().invoke([*dbt_build_args(plan), *common])
     assert res.success, [
         (r.node.name, str(r.status), r.message) for r in (res.result or [])

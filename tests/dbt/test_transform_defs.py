@@ -79,3 +79,17 @@ def test_dbt_commands_do_not_call_home_or_open_an_adapter(tmp_path, monkeypatch)
     invocation = dbt.cli(["parse", "--quiet"], target_path=tmp_path / "target").wait()
     assert invocation.is_successful() and invocation.adapter is None
     assert (tmp_path / "target" / "manifest.json").is_file()
+
+
+def test_a_builds_parse_state_is_kept_for_the_next(tmp_path):
+    from pipelines.defs.transform import keep_partial_parse
+
+    run, project = tmp_path / "credit_dbt-abc", tmp_path / "target"
+    run.mkdir()
+    project.mkdir()
+    assert not keep_partial_parse(run, project)  # nothing to keep
+    (project / "partial_parse.msgpack").write_bytes(b"old")
+    (run / "partial_parse.msgpack").write_bytes(b"state of the build")
+    assert keep_partial_parse(run, project)
+    assert (project / "partial_parse.msgpack").read_bytes() == b"state of the build"
+    assert sorted(p.name for p in project.iterdir()) == ["partial_parse.msgpack"]
