@@ -43,6 +43,11 @@ class Paths:
         return self.warehouse_dir / "credit.duckdb"
 
     @property
+    def dbt_state(self) -> Path:
+        """dbt's parse state of the last successful build against this warehouse."""
+        return self.warehouse_dir / "dbt_state"
+
+    @property
     def exports(self) -> Path:
         return self.data_dir / "exports"
 

@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -67,27 +68,42 @@ def prune_invocation_targets(target_dir: Path, keep: int = KEEP_INVOCATION_TARGE
     return old
 
 
-def keep_partial_parse(invocation_target: Path, project_target: Path) -> bool:
-    """Keep a build's parse state for the next build. dagster-dbt starts every dbt
-    invocation from ``target/partial_parse.msgpack``, which ``dbt parse`` wrote when the
-    definitions loaded — with no vars, and the environment of that moment — so every build
-    parsed the whole project again (``dbt`` logs "Unable to do partial parsing because
-    config vars, config profile, or config target have changed"). The state of the last
-    successful build matches the next one's (same vars, same profile) and dbt re-parses
-    only the files whose inputs changed; dbt checks that itself, so a state that does not
-    fit costs one full parse, never a wrong result. Replaced atomically: another process
-    may be copying it."""
-    state = invocation_target / "partial_parse.msgpack"
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation_target: Path, state_dir: Path) -> bool:
+    """Keep a successful build's parse state for the next build against the same
+    warehouse (``Paths.dbt_state``). Without it dagster-dbt starts every dbt invocation
+    from ``target/partial_parse.msgpack``, which ``dbt parse`` wrote when the definitions
+    loaded — no vars, the environment of that moment — and dbt parsed the whole project on
+    every build ("Unable to do partial parsing because config vars, config profile, or
+    config target have changed"). The last build's state has the next one's vars and
+    profile, so dbt re-parses only the files whose inputs changed; dbt checks that itself,
+    so a state that does not fit costs one full parse, never a wrong result. One state per
+    warehouse (the profile names the warehouse file), replaced atomically."""
+    state = invocation_target / PARSE_STATE
     if not state.is_file():
         return False
-    tmp = project_target / f".partial_parse.{os.getpid()}.tmp"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".{PARSE_STATE}.{os.getpid()}.tmp"
     try:
         shutil.copyfile(state, tmp)
-        os.replace(tmp, project_target / "partial_parse.msgpack")
+        os.replace(tmp, state_dir / PARSE_STATE)
     except OSError:
         tmp.unlink(missing_ok=True)
         return False
     return True
+
+
+def invocation_target(context: dg.AssetExecutionContext, state_dir: Path) -> Path:
+    """The dbt invocation's own target folder (named as dagster-dbt names it), seeded with
+    the warehouse's kept parse state when there is one (dagster-dbt then leaves it be)."""
+    target = (Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path
+              / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}")
+    if (state_dir / PARSE_STATE).is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state_dir / PARSE_STATE, target / PARSE_STATE)
+    return target
 
 
 def _newest_input_mtime() -> float:
@@ -214,13 +230,14 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
     context.log.info(f"dbt build as of {as_of}: {plan.mode} ({plan.reason})")
     ok = False
     try:
+        state_dir = warehouse.paths.dbt_state
         with _absolute_data_dir(), delta.dbt_environment(plan):
-            invocation = dbt.cli(delta.dbt_build_args(plan), context=context,
-                                 raise_on_error=False)
+            invocation = dbt.cli(delta.dbt_build_args(plan), context=context, raise_on_error=False,
+                                 target_path=invocation_target(context, state_dir))
             yield from invocation.stream()
             ok = invocation.is_successful()
         if ok:
-            keep_partial_parse(invocation.target_path, Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path)
+            keep_partial_parse(invocation.target_path, state_dir)
     finally:
         with warehouse.connect(read_only=False) as con:
             delta.record_end(con, build_id, ok)
@@ -236,4 +253,4 @@ defs = dg.Definitions(
 )
 
 __all__ = ["defs", "credit_dbt_assets", "credit_dbt_project", "CreditDbtCliResource", "CreditDbtTranslator",
-           "keep_partial_parse", "parse_dbt_project", "prune_invocation_targets", "resolve_as_of"]
+           "invocation_target", "keep_partial_parse", "parse_dbt_project", "prune_invocation_targets", "resolve_as_of"]

@@ -82,14 +82,30 @@ def test_dbt_commands_do_not_call_home_or_open_an_adapter(tmp_path, monkeypatch)
 
 
 def test_a_builds_parse_state_is_kept_for_the_next(tmp_path):
-    from pipelines.defs.transform import keep_partial_parse
+    from types import SimpleNamespace
 
-    run, project = tmp_path / "credit_dbt-abc", tmp_path / "target"
+    from pipelines.defs.transform import credit_dbt_project, invocation_target, keep_partial_parse
+
+    run, state = tmp_path / "credit_dbt-abc", tmp_path / "warehouse" / "dbt_state"
     run.mkdir()
-    project.mkdir()
-    assert not keep_partial_parse(run, project)  # nothing to keep
-    (project / "partial_parse.msgpack").write_bytes(b"old")
+    assert not keep_partial_parse(run, state)  # nothing to keep
     (run / "partial_parse.msgpack").write_bytes(b"state of the build")
-    assert keep_partial_parse(run, project)
-    assert (project / "partial_parse.msgpack").read_bytes() == b"state of the build"
-    assert sorted(p.name for p in project.iterdir()) == ["partial_parse.msgpack"]
+    assert keep_partial_parse(run, state)
+    (run / "partial_parse.msgpack").write_bytes(b"state of a later build")
+    assert keep_partial_parse(run, state)
+    assert (state / "partial_parse.msgpack").read_bytes() == b"state of a later build"
+    assert sorted(p.name for p in state.iterdir()) == ["partial_parse.msgpack"]
+
+    # the next invocation of this warehouse starts from it
+    context = SimpleNamespace(op_execution_context=SimpleNamespace(op=SimpleNamespace(name="credit_dbt")),
+                              run=SimpleNamespace(run_id="0123456789abcdef"))
+    target = invocation_target(context, state)
+    try:
+        assert target.parent == credit_dbt_project.project_dir / credit_dbt_project.target_path
+        assert target.name.startswith("credit_dbt-0123456-")
+        assert (target / "partial_parse.msgpack").read_bytes() == b"state of a later build"
+        assert not invocation_target(context, tmp_path / "none").exists()  # nothing kept yet
+    finally:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
