@@ -11,7 +11,7 @@ override CREDIT_DATA_DIR := $(abspath $(CREDIT_DATA_DIR))
 DAGSTER_HOME ?= $(CREDIT_DATA_DIR)/dagster_home
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
-PYTEST_ARGS ?= -q -n 2
+PYTEST_ARGS ?= -q -n 2 --dist loadscope --no-loadscope-reorder
 DEMO_SUBJECTS ?= 2000
 DEMO_SEED ?= 42
 

@@ -1,12 +1,17 @@
-"""`credit` end to end on a small synthetic inbox: demo-data, run, run again."""
+"""`credit` end to end on a small synthetic inbox: demo-data, the landing run, a run with
+nothing new, the service-window commands, then a later delivery — resolved and evaluated
+incrementally — and a full rebuild that must leave the warehouse exactly as the
+incremental path did."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
+from pipelines.bench.pipeline import write_increment
 from pipelines.cli import build_parser, main, prepare_environment
 from pipelines.settings import PROJECT_ROOT
+from pipelines.warehouse.fingerprint import table_fingerprints
 
 DEFS_DIR = PROJECT_ROOT / "pipelines" / "defs"
 
@@ -61,14 +66,47 @@ def _snapshot(warehouse) -> dict[str, list]:
         con.close()
 
 
+def _state(warehouse) -> tuple[dict, dict, list, tuple]:
+    """The evaluation's tables and code governance's (fingerprints), the dbt build log and
+    the last resolution's mode."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        evaluation = table_fingerprints(con)
+        codes = table_fingerprints(con, schemas=("codes",), exclude_tables=("resolution_state", "subject_changes"))
+        builds = con.execute("select mode, reason, status, changed_subjects from audit.dbt_builds "
+                             "order by build_id").fetchall()
+        resolution = con.execute("select mode, all_changed from codes.resolution_state "
+                                 "order by generation desc limit 1").fetchall()[0]
+    finally:
+        con.close()
+    return evaluation, codes, builds, resolution
+
+
+def _last_dbt_log() -> str:
+    """The dbt log of the last run's dbt build (dagster-dbt's folder of that invocation)."""
+    from dagster import DagsterInstance
+
+    from pipelines.defs.transform import credit_dbt_project
+
+    with DagsterInstance.get() as instance:
+        run_id = instance.get_runs(limit=1)[0].run_id
+    target = credit_dbt_project.project_dir / credit_dbt_project.target_path
+    (folder,) = target.glob(f"credit_dbt-{run_id[:7]}-*")
+    return (folder / "dbt.log").read_text(encoding="utf-8")
+
+
+def _partial_parse(log: str) -> bool:
+    return "Partial parsing enabled" in log and "Unable to do partial parsing" not in log
+
+
 @pytest.mark.slow
-def test_demo_data_then_run_twice(credit_env, capsys, monkeypatch):
+def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatch):
     from pipelines.quality import early
 
     # Early validation switched on (off by default on 2 cores): the run is in-process.
     real = early.settings
     monkeypatch.setattr(early, "settings", lambda c: {**real(c), "enabled": True})
-    assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "2"]) == 0
+    assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "1"]) == 0
     assert any((credit_env / "inbox").rglob("*.*"))
 
     # What the inbox sensor runs when a batch lands: everything but the extracts.
@@ -102,6 +140,9 @@ def test_demo_data_then_run_twice(credit_env, capsys, monkeypatch):
     builds = again.pop("audit.dbt_builds")  # the build log gains this run's (empty) delta build
     assert len(builds) == 2 and "'delta', '0 changed subject(s)" in builds[1]
     assert again == {k: v for k, v in first.items() if k != "audit.dbt_builds"}
+    # dbt started from the parse state the landing run's full build kept (a delta build
+    # after a full one re-parses only the models that read CREDIT_DBT_DELTA)
+    assert _partial_parse(_last_dbt_log())
     first = _snapshot(warehouse)
 
     # Every stage delivered: grades, extracts per department, the quality report.
@@ -150,3 +191,30 @@ def test_demo_data_then_run_twice(credit_env, capsys, monkeypatch):
         assert len(runs) == 3
         assert runs[0].tags.get("credit/as_of") == "2026-11-20"
         assert [r.job_name for r in runs] == ["credit_pipeline", "credit_pipeline", "credit_landing"]
+
+    # A later delivery: new subjects with their records, re-deliveries superseding records.
+    # Code governance resolves only what changed and the evaluation is a delta build of
+    # the changed subjects (ingestion, codes and dbt: the quality report and the extracts
+    # read the same tables and were run above).
+    before, _, builds, _ = _state(warehouse)
+    assert [b[0] for b in builds] == ["full", "delta"]
+    inc = write_increment(credit_env, share=0.05, seed=5)
+    assert inc["new_rows"] > 0 and inc["redelivered_rows"] > 0
+    evaluation = ["run", "--as-of", "2026-11-20", "--select", "group:ingest or group:codes or group:transform"]
+    assert main(evaluation) == 0
+    delta, codes_delta, builds, resolution = _state(warehouse)
+    assert resolution == ("incremental", False)
+    mode, reason, status, changed = builds[-1]
+    assert (mode, status) == ("delta", "success"), reason
+    assert 0 < changed < before["marts.subjects"][0] * 0.3
+    assert delta != before  # the delivery changed the evaluation
+    assert _partial_parse(_last_dbt_log())
+
+    # A full rebuild from all records gives exactly the delta-built tables.
+    assert main([*evaluation, "--full-build"]) == 0
+    full, codes_full, builds, _ = _state(warehouse)
+    assert builds[-1][0] == "full" and "full build asked for" in builds[-1][1]
+    assert codes_full == codes_delta
+    different = {t: (delta.get(t), full.get(t)) for t in set(delta) | set(full) if delta.get(t) != full.get(t)}
+    assert not different, different
+    capsys.readouterr()

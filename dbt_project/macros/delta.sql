@@ -5,8 +5,9 @@
     subjects whose inputs changed since the last successful build: the subjects code
     governance logged in codes.subject_changes (every reference added, removed or
     re-resolved, every codes.subjects row that changed) after the generation that build
-    consumed. The pipeline (pipelines/warehouse/delta.py) decides and passes
-    --vars '{delta: true}' and CREDIT_DBT_SINCE_GENERATION=N; anything else (another as_of, a changed
+    consumed. The pipeline (pipelines/warehouse/delta.py) decides and passes the
+    environment variables CREDIT_DBT_DELTA=true and CREDIT_DBT_SINCE_GENERATION=N (or
+    --vars '{delta: true, since_generation: N}' by hand); anything else (another as_of, a changed
     model, seed or macro, a failed full build, a code-governance full resolution, too many
     changed subjects) is a full build.
 
@@ -29,8 +30,11 @@
     {{ return(var('since_generation', env_var('CREDIT_DBT_SINCE_GENERATION', '0')) | int) }}
 {%- endmacro %}
 
+{#- A delta build? `--vars '{delta: true}'`, else the environment variable
+    CREDIT_DBT_DELTA (how the pipeline passes it: a change of --vars re-parses the whole
+    project, a changed environment variable only the models that read it), else false. -#}
 {% macro delta_requested() -%}
-    {%- set v = var('delta', false) -%}
+    {%- set v = var('delta', env_var('CREDIT_DBT_DELTA', 'false')) -%}
     {{ return(v is sameas true or (v | string | lower) in ('true', '1', 'yes')) }}
 {%- endmacro %}
 

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS {BUILDS} (
 # Environment variables read by the dbt project's macros (dbt_project/macros/as_of.sql, delta.sql).
 AS_OF_ENV = "CREDIT_DBT_AS_OF"
 SINCE_GENERATION_ENV = "CREDIT_DBT_SINCE_GENERATION"
+DELTA_ENV = "CREDIT_DBT_DELTA"
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,20 @@ class BuildPlan:
         return self.mode == "delta"
 
     def dbt_vars(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The vars of the dbt invocation for this plan: only what decides how models are
-        built (``delta``, read when dbt parses the project). The values that change from
-        run to run go in :meth:`dbt_env`: a change of ``--vars`` makes dbt parse the whole
-        project again, a changed environment variable only the files that use it."""
-        out: dict[str, Any] = dict(extra or {})
-        if self.is_delta:
-            out["delta"] = True
-        return out
+        """The ``--vars`` of the dbt invocation for this plan: none of its own (only
+        ``extra``). A change of ``--vars`` makes dbt parse the whole project again, so
+        everything that changes between builds goes in :meth:`dbt_env`, where a changed
+        value re-parses only the files that read it."""
+        return dict(extra or {})
 
     def dbt_env(self) -> dict[str, str]:
-        """The environment of the dbt invocation for this plan: the evaluation date and the
-        code-governance generation a delta build starts after (macros ``as_of_str`` and
-        ``since_generation``; a ``--vars`` value of the same name takes precedence)."""
-        return {AS_OF_ENV: self.as_of, SINCE_GENERATION_ENV: str(int(self.since_generation or 0))}
+        """The environment of the dbt invocation for this plan: full or delta, the
+        evaluation date and the code-governance generation a delta build starts after
+        (macros ``delta_requested``, ``as_of_str`` and ``since_generation``; a ``--vars``
+        value of the same name takes precedence). Always all three: a full build says
+        ``false`` rather than inherit a value from the caller's environment."""
+        return {DELTA_ENV: "true" if self.is_delta else "false", AS_OF_ENV: self.as_of,
+                SINCE_GENERATION_ENV: str(int(self.since_generation or 0))}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

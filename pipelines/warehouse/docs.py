@@ -12,10 +12,12 @@ starts meanwhile) and a private target path (the project's ``target/`` is left a
 then writes ``reports/dbt_docs/index.html`` plus ``manifest.json`` / ``catalog.json``.
 
 Unchanged inputs, no work: the page is regenerated only when its inputs changed — the
-dbt project's files (models, macros, tests, seeds, profiles), the warehouse's columns and
-types (``information_schema``), the ``as_of`` var and the dbt version — recorded as a
-fingerprint next to the page (``force=True`` regenerates anyway). A run that only adds rows
-skips the ~13 s of ``dbt docs generate``.
+dbt project's files (models, macros, tests, seeds, profiles), the columns and types
+(``information_schema``) in the schemas dbt knows (its models' and sources'; tables other
+stages keep elsewhere, such as ``deliver``, are not in the page), the ``as_of`` var and the
+dbt version — recorded as a fingerprint next to the page, with those schemas
+(``.inputs.json``; ``force=True`` regenerates anyway). A run that only adds rows skips the
+~13 s of ``dbt docs generate``.
 
 Offline: dbt's page has a Snowplow tracker that loads a script from a CDN when the
 manifest says ``send_anonymous_usage_stats: true``; this project turns that off, and the
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,12 +64,14 @@ def _dbt() -> str:
     return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
 
 
-FINGERPRINT_FILE = ".inputs.sha256"
+FINGERPRINT_FILE = ".inputs.json"
 
 
-def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None) -> str | None:
-    """What the data dictionary depends on, hashed; None when the warehouse cannot be read
-    (then the page is generated and dbt reports the problem)."""
+def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None,
+                       schemas: list[str] | None = None) -> str | None:
+    """What the data dictionary depends on, hashed; ``schemas``: the warehouse schemas whose
+    columns count (None: all). None when the warehouse cannot be read (then the page is
+    generated and dbt reports the problem)."""
     import duckdb
     from dbt.version import __version__ as dbt_version
 
@@ -76,12 +81,15 @@ def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None) -> str | 
     for f in dbt_input_files():
         h.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
     warehouse = Paths(data_dir=Path(data_dir)).warehouse
+    only = "" if schemas is None else "where lower(table_schema) in (select lower(unnest(?::varchar[])))"
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            cols = con.execute("""select table_schema, table_name, column_name, data_type, ordinal_position
-                                  from information_schema.columns order by all""").fetchall()
+            cols = con.execute(f"""select table_schema, table_name, column_name, data_type, ordinal_position
+                                   from information_schema.columns {only} order by all""",
+                               [] if schemas is None else [list(schemas)]).fetchall()
     except duckdb.Error:
         return None
+    h.update(json.dumps(sorted(schemas) if schemas is not None else None).encode())
     h.update(json.dumps(cols, default=str).encode())
     if not as_of:
         import datetime as dt
@@ -90,15 +98,34 @@ def inputs_fingerprint(data_dir: str | Path, as_of: str | None = None) -> str | 
     return h.hexdigest()
 
 
+def dbt_schemas(manifest: dict[str, Any]) -> list[str]:
+    """The warehouse schemas of a dbt manifest's models, seeds, snapshots and sources: the
+    ones ``dbt docs generate`` reads the catalog of."""
+    found = {n["schema"] for n in manifest.get("nodes", {}).values()
+             if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("schema")}
+    found |= {s["schema"] for s in manifest.get("sources", {}).values() if s.get("schema")}
+    return sorted(found)
+
+
+def _recorded(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) and isinstance(state.get("schemas"), list) else {}
+
+
 def publish_dbt_docs(data_dir: str | Path, as_of: str | None = None, *, force: bool = False) -> Path:
     """Generate the dbt docs for the warehouse in ``data_dir`` (unless its inputs are
     unchanged since the page was last published); return the published page."""
     data_dir = Path(data_dir).resolve()
     out = data_dir / "reports" / "dbt_docs"
-    fingerprint = inputs_fingerprint(data_dir, as_of)
     recorded = out / FINGERPRINT_FILE
-    if (not force and fingerprint is not None and (out / "index.html").exists()
-            and recorded.exists() and recorded.read_text(encoding="utf-8").strip() == fingerprint):
+    state = _recorded(recorded)
+    # The schemas recorded with the page are dbt's as long as the project is the same, and
+    # when it is not, the fingerprint (of the project's files too) differs anyway.
+    if (not force and state and (out / "index.html").exists()
+            and inputs_fingerprint(data_dir, as_of, state["schemas"]) == state.get("fingerprint")):
         return out / "index.html"
     with tempfile.TemporaryDirectory(prefix="dbt_docs_") as tmp:
         work = Path(tmp)
@@ -125,8 +152,13 @@ def publish_dbt_docs(data_dir: str | Path, as_of: str | None = None, *, force: b
         page.write_text(neutralise(static.read_text(encoding="utf-8")), encoding="utf-8")
         for name in ("manifest.json", "catalog.json"):
             shutil.copyfile(work / "target" / name, out / name)
+        schemas = dbt_schemas(json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8")))
+        fingerprint = inputs_fingerprint(data_dir, as_of, schemas)
         if fingerprint is not None:
-            recorded.write_text(fingerprint + "\n", encoding="utf-8")
+            recorded.write_text(json.dumps({"fingerprint": fingerprint, "schemas": schemas}, indent=1) + "\n",
+                                encoding="utf-8")
+        else:
+            recorded.unlink(missing_ok=True)
     return page
 
 

@@ -60,8 +60,10 @@ def test_docs_page_makes_no_network_request(docs: Path):
 
 
 def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Path, monkeypatch):
-    """A run that changed neither the project nor the warehouse's columns skips dbt; a new
-    column (or force) regenerates the page."""
+    """A run that changed neither the project nor the columns in dbt's schemas skips dbt
+    (tables other stages keep in their own schemas do not count); a new column in a dbt
+    schema, another as_of or force regenerate the page."""
+    import json
     import subprocess
 
     import duckdb
@@ -73,15 +75,32 @@ def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Pat
     monkeypatch.setattr(docs_mod.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
     before = docs.stat().st_mtime_ns
     assert publish_dbt_docs(analysts_data_dir) == docs and calls == [] and docs.stat().st_mtime_ns == before
-    fp = docs_mod.inputs_fingerprint(analysts_data_dir)
-    with duckdb.connect(str(analysts_data_dir / "warehouse" / "credit.duckdb")) as con:
-        con.execute("create table main._docs_probe (x integer)")
+    state = json.loads((docs.parent / docs_mod.FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    schemas = state["schemas"]
+    assert {"raw", "codes", "staging", "intermediate", "marts"} <= set(schemas) and "deliver" not in schemas
+    manifest = json.loads((docs.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert schemas == docs_mod.dbt_schemas(manifest)
+    fp = docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas)
+    assert fp == state["fingerprint"]
+    warehouse = analysts_data_dir / "warehouse" / "credit.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists deliver")
+        con.execute("create table deliver._docs_probe (x integer)")
+        con.execute("create table marts._docs_probe (x integer)")
     try:
-        assert docs_mod.inputs_fingerprint(analysts_data_dir) != fp
-        assert docs_mod.inputs_fingerprint(analysts_data_dir, "2026-01-31") != docs_mod.inputs_fingerprint(analysts_data_dir)
+        assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) != fp
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("drop table marts._docs_probe")
+        # another stage's table: the page is not regenerated
+        assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) == fp
+        assert docs_mod.inputs_fingerprint(analysts_data_dir) != docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas)
+        assert publish_dbt_docs(analysts_data_dir) == docs and calls == []
+        assert (docs_mod.inputs_fingerprint(analysts_data_dir, "2026-01-31", schemas)
+                != docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas))
     finally:
-        with duckdb.connect(str(analysts_data_dir / "warehouse" / "credit.duckdb")) as con:
-            con.execute("drop table main._docs_probe")
-    assert docs_mod.inputs_fingerprint(analysts_data_dir) == fp
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("drop table if exists marts._docs_probe")
+            con.execute("drop table if exists deliver._docs_probe")
+    assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) == fp
     publish_dbt_docs(analysts_data_dir, force=True)
     assert len(calls) == 1

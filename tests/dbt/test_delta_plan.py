@@ -53,12 +53,14 @@ def test_first_build_is_full_then_changed_subjects_give_a_delta(con):
     resolution(con, 2, ["S1", "S2", "S2"])
     p = plan(con)
     assert (p.mode, p.since_generation, p.codes_generation, p.changed_subjects) == ("delta", 1, 2, 2)
-    # --vars only say how to build (a change of them re-parses the whole project); what
-    # changes every run goes in the environment
-    assert p.dbt_vars() == {"delta": True} and first.dbt_vars() == {}
-    assert p.dbt_env() == {"CREDIT_DBT_AS_OF": AS_OF, "CREDIT_DBT_SINCE_GENERATION": "1"}
+    # no --vars (a change of them re-parses the whole project): what changes from build to
+    # build goes in the environment
+    assert p.dbt_vars() == {} and first.dbt_vars() == {} and p.dbt_vars({"x": 1}) == {"x": 1}
+    assert p.dbt_env() == {"CREDIT_DBT_DELTA": "true", "CREDIT_DBT_AS_OF": AS_OF, "CREDIT_DBT_SINCE_GENERATION": "1"}
+    assert first.dbt_env()["CREDIT_DBT_DELTA"] == "false"
     assert delta.dbt_build_args(first) == ["build"]
-    assert delta.dbt_build_args(p)[:3] == ["build", "--vars", '{"delta": true}']
+    assert delta.dbt_build_args(p) == ["build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
+    assert delta.dbt_build_args(p, {"x": 1})[:3] == ["build", "--vars", '{"x": 1}']
 
 
 def test_dbt_environment_is_set_for_the_invocation_and_restored(con, monkeypatch):
@@ -66,11 +68,14 @@ def test_dbt_environment_is_set_for_the_invocation_and_restored(con, monkeypatch
 
     monkeypatch.setenv("CREDIT_DBT_AS_OF", "2020-01-01")
     monkeypatch.delenv("CREDIT_DBT_SINCE_GENERATION", raising=False)
+    monkeypatch.setenv("CREDIT_DBT_DELTA", "true")
     resolution(con, 1, ["S1"], full=True)
     p = plan(con)
     with delta.dbt_environment(p):
         assert os.environ["CREDIT_DBT_AS_OF"] == AS_OF and os.environ["CREDIT_DBT_SINCE_GENERATION"] == "0"
+        assert os.environ["CREDIT_DBT_DELTA"] == "false"
     assert os.environ["CREDIT_DBT_AS_OF"] == "2020-01-01" and "CREDIT_DBT_SINCE_GENERATION" not in os.environ
+    assert os.environ["CREDIT_DBT_DELTA"] == "true"
 
 
 @pytest.mark.parametrize(("changed", "share", "mode"), [
