@@ -152,6 +152,7 @@ def publish_dbt_docs(data_dir: str | Path, as_of: str | None = None, *, force: b
         page.write_text(neutralise(static.read_text(encoding="utf-8")), encoding="utf-8")
         for name in ("manifest.json", "catalog.json"):
             shutil.copyfile(work / "target" / name, out / name)
+        (out / ".inputs.sha256").unlink(missing_ok=True)  # the fingerprint file before .inputs.json
         schemas = dbt_schemas(json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8")))
         fingerprint = inputs_fingerprint(data_dir, as_of, schemas)
         if fingerprint is not None:
