@@ -59,11 +59,11 @@ def test_docs_page_makes_no_network_request(docs: Path):
     assert all(u.startswith(("file://", "data:")) for u in requests), [u for u in requests if not u.startswith("file")]
 
 
-def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Path, monkeypatch):
+def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Path, tmp_path: Path, monkeypatch):
     """A run that changed neither the project nor the columns in dbt's schemas skips dbt
     (tables other stages keep in their own schemas do not count); a new column in a dbt
     schema, another as_of or force regenerate the page."""
-    import json
+    import shutil
     import subprocess
 
     import duckdb
@@ -80,28 +80,27 @@ def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Pat
     assert {"raw", "codes", "staging", "intermediate", "marts"} <= set(schemas) and "deliver" not in schemas
     manifest = json.loads((docs.parent / "manifest.json").read_text(encoding="utf-8"))
     assert schemas == docs_mod.dbt_schemas(manifest)
-    fp = docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas)
+    assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) == state["fingerprint"]
+
+    # Tables added on a copy (the shared warehouse stays read-only for the other tests)
+    data = tmp_path / "data"
+    shutil.copytree(analysts_data_dir / "warehouse", data / "warehouse")
+    shutil.copytree(docs.parent, data / "reports" / "dbt_docs")
+    page = data / "reports" / "dbt_docs" / "index.html"
+    fp = docs_mod.inputs_fingerprint(data, schemas=schemas)
     assert fp == state["fingerprint"]
-    warehouse = analysts_data_dir / "warehouse" / "credit.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
+    with duckdb.connect(str(data / "warehouse" / "credit.duckdb")) as con:
         con.execute("create schema if not exists deliver")
         con.execute("create table deliver._docs_probe (x integer)")
         con.execute("create table marts._docs_probe (x integer)")
-    try:
-        assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) != fp
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute("drop table marts._docs_probe")
-        # another stage's table: the page is not regenerated
-        assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) == fp
-        assert docs_mod.inputs_fingerprint(analysts_data_dir) != docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas)
-        assert publish_dbt_docs(analysts_data_dir) == docs and calls == []
-        assert (docs_mod.inputs_fingerprint(analysts_data_dir, "2026-01-31", schemas)
-                != docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas))
-    finally:
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute("drop table if exists marts._docs_probe")
-            con.execute("drop table if exists deliver._docs_probe")
-    assert docs_mod.inputs_fingerprint(analysts_data_dir, schemas=schemas) == fp
+    assert docs_mod.inputs_fingerprint(data, schemas=schemas) != fp
+    with duckdb.connect(str(data / "warehouse" / "credit.duckdb")) as con:
+        con.execute("drop table marts._docs_probe")
+    # another stage's table: the page is not regenerated
+    assert docs_mod.inputs_fingerprint(data, schemas=schemas) == fp
+    assert docs_mod.inputs_fingerprint(data) != docs_mod.inputs_fingerprint(data, schemas=schemas)
+    assert publish_dbt_docs(data) == page and calls == []
+    assert docs_mod.inputs_fingerprint(data, "2026-01-31", schemas) != fp
 
     # force: dbt is called although nothing changed (stopped there: generating the page
     # again would only cost time; the page above is the one a regeneration writes)
@@ -114,5 +113,5 @@ def test_unchanged_inputs_are_not_regenerated(docs: Path, analysts_data_dir: Pat
 
     monkeypatch.setattr(docs_mod.subprocess, "run", stop)
     with pytest.raises(Called):
-        publish_dbt_docs(analysts_data_dir, force=True)
+        publish_dbt_docs(data, force=True)
     assert len(calls) == 1 and calls[0][0][1:3] == ["docs", "generate"]
