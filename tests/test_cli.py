@@ -131,6 +131,9 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     early_dir = credit_env / "reports" / "gx" / "early"
     assert not (early_dir / "manifest.json").exists() and not (early_dir / "results.json").exists()
     first = _snapshot(warehouse)
+    landed, _, builds, resolution = _state(warehouse)
+    assert [b[0] for b in builds] == ["full"] and builds[0][2] == "success"
+    assert resolution == ("full", True)
 
     # The whole graph on the same inbox: nothing new to load, the extracts written.
     assert main(["run", "--as-of", "2026-11-20"]) == 0
@@ -143,6 +146,10 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     # dbt started from the parse state the landing run's full build kept (a delta build
     # after a full one re-parses only the models that read CREDIT_DBT_DELTA)
     assert _partial_parse(_last_dbt_log())
+    # an empty delta build: the evaluation's tables as the landing run left them
+    unchanged, _, builds, _ = _state(warehouse)
+    assert builds[-1][0] == "delta" and builds[-1][3] == 0
+    assert unchanged == landed
     first = _snapshot(warehouse)
 
     # Every stage delivered: grades, extracts per department, the quality report.

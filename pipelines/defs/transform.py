@@ -21,7 +21,6 @@ import datetime as dt
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -95,11 +94,11 @@ def keep_partial_parse(invocation_target: Path, state_dir: Path) -> bool:
     return True
 
 
-def invocation_target(context: dg.AssetExecutionContext, state_dir: Path) -> Path:
-    """The dbt invocation's own target folder (named as dagster-dbt names it), seeded with
-    the warehouse's kept parse state when there is one (dagster-dbt then leaves it be)."""
-    target = (Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path
-              / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}")
+def invocation_target(dbt: DbtCliResource, context: dg.AssetExecutionContext, state_dir: Path) -> Path:
+    """The dbt invocation's own target folder — the one dagster-dbt would choose
+    (``_get_unique_target_path``) — seeded with the warehouse's kept parse state when there
+    is one (dagster-dbt then leaves it be)."""
+    target = Path(credit_dbt_project.project_dir) / dbt._get_unique_target_path(context=context)
     if (state_dir / PARSE_STATE).is_file():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state_dir / PARSE_STATE, target / PARSE_STATE)
@@ -233,7 +232,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
         state_dir = warehouse.paths.dbt_state
         with _absolute_data_dir(), delta.dbt_environment(plan):
             invocation = dbt.cli(delta.dbt_build_args(plan), context=context, raise_on_error=False,
-                                 target_path=invocation_target(context, state_dir))
+                                 target_path=invocation_target(dbt, context, state_dir))
             yield from invocation.stream()
             ok = invocation.is_successful()
         if ok:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -80,15 +79,10 @@ class BuildPlan:
     def is_delta(self) -> bool:
         return self.mode == "delta"
 
-    def dbt_vars(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The ``--vars`` of the dbt invocation for this plan: none of its own (only
-        ``extra``). A change of ``--vars`` makes dbt parse the whole project again, so
-        everything that changes between builds goes in :meth:`dbt_env`, where a changed
-        value re-parses only the files that read it."""
-        return dict(extra or {})
-
     def dbt_env(self) -> dict[str, str]:
-        """The environment of the dbt invocation for this plan: full or delta, the
+        """The environment of the dbt invocation for this plan — the pipeline passes dbt no
+        ``--vars``: a change of them makes dbt parse the whole project again, a changed
+        environment variable only the files that read it. Full or delta, the
         evaluation date and the code-governance generation a delta build starts after
         (macros ``delta_requested``, ``as_of_str`` and ``since_generation``; a ``--vars``
         value of the same name takes precedence). Always all three: a full build says
@@ -241,10 +235,6 @@ def settings(catalogue: Catalogue) -> tuple[bool, float]:
                              f"and max_changed_share (a share of all subjects): {e!r}") from e
 
 
-def vars_json(plan: BuildPlan, extra: dict[str, Any] | None = None) -> str:
-    return json.dumps(plan.dbt_vars(extra))
-
-
 @contextmanager
 def dbt_environment(plan: BuildPlan) -> Iterator[None]:
     """Set :meth:`BuildPlan.dbt_env` in ``os.environ`` for a dbt invocation (a subprocess
@@ -262,14 +252,12 @@ def dbt_environment(plan: BuildPlan) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dbt_build_args(plan: BuildPlan, extra_vars: dict[str, Any] | None = None) -> list[str]:
+def dbt_build_args(plan: BuildPlan) -> list[str]:
     """``dbt build`` arguments for the plan. A delta build skips the unit tests (they test
     the models' logic on fixed inputs, not the data) and the seeds (the parameters in
     catalogs/, loaded with their tests): both ran in the full build with the same
     fingerprint, and every change of code or seed makes the next build full."""
     args = ["build"]
-    if plan.dbt_vars(extra_vars):
-        args += ["--vars", vars_json(plan, extra_vars)]
     if plan.is_delta:
         args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     return args

@@ -84,7 +84,12 @@ def test_dbt_commands_do_not_call_home_or_open_an_adapter(tmp_path, monkeypatch)
 def test_a_builds_parse_state_is_kept_for_the_next(tmp_path):
     from types import SimpleNamespace
 
-    from pipelines.defs.transform import credit_dbt_project, invocation_target, keep_partial_parse
+    from pipelines.defs.transform import (
+        CreditDbtCliResource,
+        credit_dbt_project,
+        invocation_target,
+        keep_partial_parse,
+    )
 
     run, state = tmp_path / "credit_dbt-abc", tmp_path / "warehouse" / "dbt_state"
     run.mkdir()
@@ -99,12 +104,13 @@ def test_a_builds_parse_state_is_kept_for_the_next(tmp_path):
     # the next invocation of this warehouse starts from it
     context = SimpleNamespace(op_execution_context=SimpleNamespace(op=SimpleNamespace(name="credit_dbt")),
                               run=SimpleNamespace(run_id="0123456789abcdef"))
-    target = invocation_target(context, state)
+    dbt = CreditDbtCliResource(project_dir=credit_dbt_project)
+    target = invocation_target(dbt, context, state)
     try:
         assert target.parent == credit_dbt_project.project_dir / credit_dbt_project.target_path
         assert target.name.startswith("credit_dbt-0123456-")
         assert (target / "partial_parse.msgpack").read_bytes() == b"state of a later build"
-        assert not invocation_target(context, tmp_path / "none").exists()  # nothing kept yet
+        assert not invocation_target(dbt, context, tmp_path / "none").exists()  # nothing kept yet
     finally:
         import shutil
 
