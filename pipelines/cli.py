@@ -310,8 +310,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"This run: {this_run.get('files_new', 0)} new file(s) ({parts or 'none'})")
     print_summary(paths)
     if args.landing:
-        print("Landing run: department extracts not written (credit run, the daily 06:00 run "
-              "and the monthly evaluation write them).")
+        print("Landing run: department extracts and the new files' Data Docs not written (credit run "
+              "and the daily 06:00 run write them; the extracts also the monthly evaluation).")
     if not args.verbose:
         print(f"Log of this run (dbt output): {log_path}")
     flagged = [c for c in checks if not c.passed]

@@ -116,20 +116,26 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     warehouse = credit_env / "warehouse" / "credit.duckdb"
     con = duckdb.connect(str(warehouse), read_only=True)
     n_loads = con.execute("select count(*) from audit.loads").fetchone()[0]
+    n_to_validate = con.execute("select count(*) from audit.loads where status in "
+                                "('loaded', 'rejected_file') and category is not null").fetchone()[0]
     n_grades = con.execute("select count(*) from marts.credit_grades").fetchone()[0]
     con.close()
     assert n_loads > 0 and n_grades > 0
     assert (credit_env / "reports" / "quality" / "index.html").exists()
     assert not list((credit_env / "exports").glob("*/*/manifest.json"))
-    # The landed files were validated by the early worker while codes and dbt ran.
+    # Nor the great-expectations Data Docs (on schedule too): nothing validated, nothing
+    # staged for the early worker, GX not even imported.
     from dagster import AssetKey, DagsterInstance
 
-    with DagsterInstance.get() as instance:
-        meta = instance.get_latest_materialization_event(
-            AssetKey(["reports", "data_quality"])).asset_materialization.metadata
-    assert meta["files_validated_early"].value == meta["files_validated"].value > 0
-    early_dir = credit_env / "reports" / "gx" / "early"
-    assert not (early_dir / "manifest.json").exists() and not (early_dir / "results.json").exists()
+    def docs_meta():
+        with DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(AssetKey(["reports", "data_docs"]))
+        return event.asset_materialization.metadata if event else None
+
+    gx_dir = credit_env / "reports" / "gx"
+    early_dir = gx_dir / "early"
+    assert docs_meta() is None and not (gx_dir / "validated_batches.json").exists()
+    assert not (early_dir / "manifest.json").exists() and not (early_dir / "worker.log").exists()
     first = _snapshot(warehouse)
     landed, _, builds, resolution = _state(warehouse)
     assert [b[0] for b in builds] == ["full"] and builds[0][2] == "success"
@@ -139,6 +145,11 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     assert main(["run", "--as-of", "2026-11-20"]) == 0
     out = capsys.readouterr().out
     assert "This run: 0 new file(s)" in out and "Landing run" not in out
+    # ... and the landed files validated for the Data Docs: still to validate, so staged
+    # by the ingest step (nothing new to load) for the early worker
+    meta = docs_meta()
+    assert meta["files_validated"].value == meta["files_validated_early"].value == n_to_validate
+    assert (gx_dir / "validated_batches.json").exists()
     again = _snapshot(warehouse)
     builds = again.pop("audit.dbt_builds")  # the build log gains this run's (empty) delta build
     assert len(builds) == 2 and "'delta', '0 changed subject(s)" in builds[1]
@@ -184,13 +195,16 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
 
     # Idempotence of what ingestion and code governance write (the rest is rebuilt from
     # them); the quality report alone takes minutes on 2 cores, so it is not re-run here.
-    # A run without the quality report stages nothing for the early worker, even with
-    # every file to validate again.
-    (credit_env / "reports" / "gx" / "validated_batches.json").unlink()
+    # A run without the Data Docs stages nothing for the early worker, even with every
+    # file to validate again.
+    validated = gx_dir / "validated_batches.json"
+    kept = validated.read_bytes()
+    validated.unlink()
     worker_log = (early_dir / "worker.log").stat().st_size
     assert main(["run", "--as-of", "2026-11-20", "--select", "group:ingest or group:codes"]) == 0
     assert _snapshot(warehouse) == first
     assert not (early_dir / "manifest.json").exists() and (early_dir / "worker.log").stat().st_size == worker_log
+    validated.write_bytes(kept)
 
     # The run history survives in DAGSTER_HOME.
     with DagsterInstance.get() as instance:
@@ -202,13 +216,18 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     # A later delivery: new subjects with their records, re-deliveries superseding records.
     # Code governance resolves only what changed and the evaluation is a delta build of
     # the changed subjects (ingestion, codes and dbt: the quality report and the extracts
-    # read the same tables and were run above).
+    # read the same tables and were run above). With the Data Docs in the run, the early
+    # worker validates the new files while code governance and dbt run.
     before, _, builds, _ = _state(warehouse)
     assert [b[0] for b in builds] == ["full", "delta"]
     inc = write_increment(credit_env, share=0.05, seed=5)
     assert inc["new_rows"] > 0 and inc["redelivered_rows"] > 0
-    evaluation = ["run", "--as-of", "2026-11-20", "--select", "group:ingest or group:codes or group:transform"]
+    evaluation = ["run", "--as-of", "2026-11-20", "--select",
+                  "group:ingest or group:codes or group:transform or key:reports/data_docs"]
     assert main(evaluation) == 0
+    meta = docs_meta()
+    assert 0 < meta["files_validated_early"].value == meta["files_validated"].value <= inc["files"]
+    assert not (early_dir / "manifest.json").exists() and not (early_dir / "results.json").exists()
     delta, codes_delta, builds, resolution = _state(warehouse)
     assert resolution == ("incremental", False)
     mode, reason, status, changed = builds[-1]

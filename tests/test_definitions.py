@@ -52,14 +52,23 @@ def test_sensor_schedule_and_job():
     assert graph.materializable_asset_keys <= set(in_job)
 
 
-def test_landing_job_is_all_but_the_scheduled_extracts(graph):
+def test_landing_job_is_all_but_the_scheduled_deliveries(graph):
     """A landed batch runs everything but the assets delivered on schedule (the
-    departments' extracts); the schedules run the whole graph."""
-    landing = defs.resolve_job_def("credit_landing").asset_layer.asset_graph.get_all_asset_keys()
+    departments' extracts, the great-expectations Data Docs); the schedules run the
+    whole graph. The data-quality report is in the landing and comes after the Data
+    Docs when a run builds both (it links them)."""
+    landing = defs.resolve_job_def("credit_landing").asset_layer.selected_asset_keys
     extracts = dg.AssetKey(["exports", "department_extracts"])
+    data_docs = dg.AssetKey(["reports", "data_docs"])
+    report = dg.AssetKey(["reports", "data_quality"])
     executed = {k for k in landing if graph.get(k).is_materializable}
-    assert executed == graph.materializable_asset_keys - {extracts}
-    assert graph.get(extracts).tags.get("credit/delivery") == "scheduled"
+    assert executed == graph.materializable_asset_keys - {extracts, data_docs}
+    assert report in executed
+    for key in (extracts, data_docs):
+        assert graph.get(key).tags.get("credit/delivery") == "scheduled"
+    assert data_docs in graph.get(report).parent_keys
+    daily = defs.resolve_job_def("credit_pipeline").asset_layer.selected_asset_keys
+    assert {extracts, data_docs, report} <= set(daily)
     assert defs.resolve_schedule_def("monthly_evaluation_schedule").job_name == "monthly_evaluation"
 
 

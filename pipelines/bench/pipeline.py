@@ -47,6 +47,7 @@ STEPS = {
     "ingest_inbox": "ingest",
     "resolve_subject_codes": "codes",
     "credit_dbt": "dbt build",
+    "reports__data_docs": "data docs",
     "data_quality_report": "quality report",
     "exports__department_extracts": "extracts",
     "reports__dbt_docs": "data dictionary",

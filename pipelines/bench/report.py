@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .pipeline import scaling
 
-STAGE_ORDER = ["demo", "pull", "ingest", "codes", "dbt build", "quality report", "extracts",
+STAGE_ORDER = ["demo", "pull", "ingest", "codes", "dbt build", "data docs", "quality report", "extracts",
                "data dictionary", "startup+summary"]
 
 

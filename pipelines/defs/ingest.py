@@ -111,31 +111,31 @@ def _table_rows(con: Any, schema: str, table: str) -> int:
     return int(con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
 
 
-def report_in_run(context: dg.AssetExecutionContext) -> bool:
-    """Whether this run also materialises the data-quality report."""
-    from .quality import REPORT_KEY
+def docs_in_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run also validates the new files for the Data Docs (``reports/data_docs``)."""
+    from .quality import DATA_DOCS_KEY
 
     # The run's selection (empty when the run takes its whole job), else the job's assets.
     selected = context.run.asset_selection if context.run else None
     if not selected:
         selected = context.job_def.asset_layer.selected_asset_keys
-    return REPORT_KEY in selected
+    return DATA_DOCS_KEY in selected
 
 
 def _stage_early_validation(context: dg.AssetExecutionContext, data_dir: Path, con: Any, catalogue: Any
                             ) -> dict[str, Any] | None:
-    """When the run goes on to the quality report: the new files' frames staged for the
+    """When the run goes on to the Data Docs: the new files' frames staged for the
     early great-expectations worker (``pipelines.quality.early``), which validates them
     while code governance and dbt run. Never fails the ingestion: whatever is not
-    validated early, the quality step validates itself."""
-    if not report_in_run(context):
+    validated early, the Data Docs step validates itself."""
+    if not docs_in_run(context):
         return None
     from pipelines.quality import early
 
     try:
         out = early.stage(data_dir, con, catalogue)
     except Exception as e:  # noqa: BLE001 - an optimisation only
-        context.log.warning(f"early validation not started ({e}): the quality step validates the files")
+        context.log.warning(f"early validation not started ({e}): the Data Docs step validates the files")
         return {"staged": 0, "reason": str(e)}
     context.log.info(f"early validation: {out}")
     return out
@@ -193,16 +193,18 @@ credit_pipeline = dg.define_asset_job(
 )
 
 # What a batch landing needs at once: everything but the assets delivered on schedule
-# (tag credit/delivery=scheduled: the departments' extracts). The marts, `credit lookup`,
-# the audit tables and the data-quality report take the batch in; the departments get
-# their extracts from the next daily or monthly run, not a rewrite per landed file.
+# (tag credit/delivery=scheduled: the departments' extracts and the great-expectations
+# Data Docs). The marts, `credit lookup`, the audit tables and the data-quality report
+# take the batch in; the departments get their extracts and the auditors the new files'
+# Data Docs from the next daily run (or `credit run`), not per landed file.
 LANDING_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.tag(*SCHEDULED_DELIVERY)
 credit_landing = dg.define_asset_job(
     "credit_landing",
     selection=LANDING_SELECTION,
     description="When a batch lands (the inbox sensor, `credit run --landing`): pull, ingest, "
-    "resolve codes, build the marts, report — the whole graph but the department extracts, "
-    "which are delivered on schedule (daily_ingest, monthly_evaluation).",
+    "resolve codes, build the marts, report — the whole graph but the department extracts "
+    "and the Data Docs, which are delivered on schedule (daily_ingest; the extracts also "
+    "monthly_evaluation).",
 )
 
 daily_ingest = dg.ScheduleDefinition(

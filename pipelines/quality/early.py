@@ -1,33 +1,34 @@
-"""Early validation: a landed batch validated with great-expectations while code
-governance and dbt run, so the data-quality step only collects the results.
+"""Early validation: the files still to validate (a new batch, or what landings left)
+validated with great-expectations while code governance and dbt run, so the Data Docs
+step (asset ``reports/data_docs``) only collects the results.
 
 Great-expectations costs about a third of a second per delivered file whatever its size,
-and a 1 % batch has two thirds of a full inbox's files: validated in the quality step,
-after dbt, that was a third of a landing run. The files only need the warehouse to be
+and a 1 % batch has two thirds of a full inbox's files: validated after dbt, that was a
+third of a landing run (which since leaves the Data Docs to the whole-graph runs). The files only need the warehouse to be
 *read* (their loaded rows and rejected rows), and the writers after ingestion (code
 governance, dbt) lock every other process out of the DuckDB file. So:
 
 1. :func:`stage` — in the ingest step, which holds the write connection: the frames of
    the files still to validate (:func:`pipelines.quality.gx_suites.files_to_validate`,
-   the same selection as the quality step's), masked and typed exactly as the quality
+   the same selection as the Data Docs step's), masked and typed exactly as the Data Docs
    step would read them (``batch_frame``), are written to ``reports/gx/early/frames/``
    as Parquet with a manifest, and one worker process is started (``python -m
    pipelines.quality.early``, at a lower CPU priority: dbt and ``credit lookup``'s
    marts come first). Only batches up to ``quality.gx.early.max_rows`` rows are staged:
-   a full inbox is validated by the quality step as before (with its worker processes),
+   a full inbox is validated by the Data Docs step as before (with its worker processes),
    not beside dbt's memory.
 2. The worker validates each frame with the category's checkpoint (results stored in
    GX's validation store like any other) and records, per file, the statistics and the
    result's identifier in ``results.json`` (rewritten after each file); then it renders
    their Data Docs pages and the index (``rendered.json``).
-3. :func:`waiting` — in the quality step: waits for the worker (the lock it holds),
+3. :func:`waiting` — in the Data Docs step: waits for the worker (the lock it holds),
    then ``run_validations`` takes each file's early result when the file and its sha256
    match and validates the rest from the warehouse itself, renders the pages the worker
    did not (and then the index), and clears the early folder. When the worker did it
-   all, the quality step does not even import GX.
+   all, the Data Docs step does not even import GX.
 
 Nothing depends on the worker: a file it did not validate (it failed, was stopped, or
-was never started) is validated by the quality step as if there were no early worker,
+was never started) is validated by the Data Docs step as if there were no early worker,
 and the results are the same (tests/quality/test_gx_early.py compares them). The lock is
 an ``flock`` on ``early/.lock``, taken by the ingest step and handed to the worker with
 its file descriptor, so it is held from staging until the worker exits.
@@ -157,7 +158,7 @@ def stage(data_dir: Path | str, con, catalogue: Catalogue, *, start_worker: bool
         max_rows = int(cfg.get("max_rows", 0) or 0)
         if rows > max_rows:
             return {"staged": 0, "rows": rows,
-                    "reason": f"{rows} rows > quality.gx.early.max_rows {max_rows}: validated in the quality step"}
+                    "reason": f"{rows} rows > quality.gx.early.max_rows {max_rows}: validated in the Data Docs step"}
         (d / FRAMES).mkdir(parents=True)
         tasks = []
         for i, t in enumerate(todo):
@@ -252,13 +253,13 @@ def run_worker(data_dir: Path | str) -> int:
             done.append({"source_file": t["source_file"], "sha256": t["sha256"], "rows": rows,
                          "ids": [[s, list(i)] for s, i in ids]})
             _write_atomic(d / RESULTS, json.dumps(done, ensure_ascii=False))
-        except Exception:  # noqa: BLE001 - left to the quality step, which validates it itself
-            log.exception("%s: not validated early (the quality step validates it)", t["source_file"])
+        except Exception:  # noqa: BLE001 - left to the Data Docs step, which validates it itself
+            log.exception("%s: not validated early (the Data Docs step validates it)", t["source_file"])
         path.unlink(missing_ok=True)
     _write_atomic(suites_path, json.dumps(saved, indent=1, sort_keys=True))
     (d / MANIFEST).unlink(missing_ok=True)
     log.info("early validation: %d of %d file(s) in %.1f s", len(done), len(tasks), time.monotonic() - started)
-    # Their Data Docs pages and the index too, so the quality step need not import GX.
+    # Their Data Docs pages and the index too, so the Data Docs step need not import GX.
     from great_expectations.data_context.types.resource_identifiers import (
         ValidationResultIdentifier,
     )

@@ -1,11 +1,12 @@
-"""The Dagster asset from a clean state: GX suites from the catalogue, a validation per
-delivered file, an offline Data Docs site, the report, and the threshold checks."""
+"""The Dagster assets from a clean state: GX suites from the catalogue, a validation per
+delivered file, an offline Data Docs site (``reports/data_docs``), the report linking it
+(``reports/data_quality``), and the threshold checks."""
 
 import shutil
 
 import dagster as dg
 
-from pipelines.defs.quality import data_quality_report
+from pipelines.defs.quality import data_docs, data_quality_report
 from pipelines.defs.resources import WarehouseResource
 from pipelines.quality.gx_suites import build_suite, docs_index, remote_references
 from tests.quality.conftest import ID_NO
@@ -27,11 +28,13 @@ def test_asset_builds_docs_and_report_from_clean_state(tmp_path, warehouse, monk
     (tmp_path / "warehouse").mkdir()
     shutil.copy(warehouse, tmp_path / "warehouse" / "credit.duckdb")
     res = dg.materialize(
-        [data_quality_report],
+        [data_docs, data_quality_report],
         resources={"warehouse": WarehouseResource(data_dir=str(tmp_path))},
         run_config={"ops": {"data_quality_report": {"config": {"as_of": "2025-10-21"}}}},
     )
     assert res.success
+    docs_meta = res.asset_materializations_for_node("reports__data_docs")[0].metadata
+    assert docs_meta["files_validated"].value == 4 and docs_meta["files_failing_expectations"].value >= 1
     idx = docs_index(tmp_path)
     site = idx.parent
     assert idx.exists() and (site / "expectations" / "admin_penalty.html").exists()
@@ -44,6 +47,8 @@ def test_asset_builds_docs_and_report_from_clean_state(tmp_path, warehouse, monk
     assert "analytics_enabled: false" in cfg
     report = tmp_path / "reports" / "quality" / "2025-10-21" / "index.html"
     assert report.exists() and (tmp_path / "reports" / "quality" / "index.html").exists()
+    # the report, built after the Data Docs in the same run, links their index
+    assert "../../gx/" in report.read_text(encoding="utf-8") and "数据校验文档" in report.read_text(encoding="utf-8")
     assert (report.parent / "rejected_scjg.csv").exists()
     checks = {e.check_name: e for e in res.get_asset_check_evaluations()}
     assert not checks["min_validity"].passed and checks["min_validity"].severity == dg.AssetCheckSeverity.ERROR

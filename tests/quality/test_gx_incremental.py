@@ -147,7 +147,7 @@ def test_asset_revalidate_rebuilds_everything(tmp_path, warehouse, monkeypatch):
 
     import dagster as dg
 
-    from pipelines.defs.quality import data_quality_report
+    from pipelines.defs.quality import data_docs, data_quality_report
     from pipelines.defs.resources import WarehouseResource
     from pipelines.quality import scorecard
 
@@ -164,13 +164,15 @@ def test_asset_revalidate_rebuilds_everything(tmp_path, warehouse, monkeypatch):
 
     def run(revalidate: bool):
         res = dg.materialize(
-            [data_quality_report],
+            [data_docs, data_quality_report],
             resources={"warehouse": WarehouseResource(data_dir=str(tmp_path))},
-            run_config={"ops": {"data_quality_report": {"config": {"as_of": "2025-10-21", "revalidate": revalidate}}}},
+            run_config={"ops": {"data_quality_report": {"config": {"as_of": "2025-10-21", "revalidate": revalidate}},
+                                "reports__data_docs": {"config": {"revalidate": revalidate}}}},
         )
         assert res.success
+        docs = res.asset_materializations_for_node("reports__data_docs")[0]
         mat = res.asset_materializations_for_node("data_quality_report")[0]
-        return mat.metadata["files_validated"].value, mat.metadata["score"].value
+        return docs.metadata["files_validated"].value, mat.metadata["score"].value
 
     first = run(False)
     assert first[0] == 4 and ensures == ["admin_penalty"] and grains == [None] and docs == ["full"]
