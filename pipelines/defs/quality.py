@@ -77,8 +77,9 @@ class QualityConfig(dg.Config):
     as_of: str | None = None
     """Evaluation date YYYY-MM-DD (default: run tag credit/as_of, $CREDIT_AS_OF, today)."""
     revalidate: bool = False
-    """Validate every delivered file again and recompute the whole scorecard (default: only
-    files not validated before; the scorecard reuses the counts kept from earlier runs)."""
+    """Recompute the whole scorecard and every department's rejected rows (default: the
+    counts and masked rows kept from earlier runs are reused). Validating the files again
+    is the ``revalidate`` of ``reports/data_docs``."""
 
 
 def _as_of(config: QualityConfig, tags: dict[str, str]) -> dt.date:
