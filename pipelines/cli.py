@@ -311,7 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_summary(paths)
     if args.landing:
         print("Landing run: department extracts and the new files' Data Docs not written (credit run "
-              "and the daily 06:00 run write them; the extracts also the monthly evaluation).")
+              "and the daily run write them; the extracts also the monthly evaluation).")
     if not args.verbose:
         print(f"Log of this run (dbt output): {log_path}")
     flagged = [c for c in checks if not c.passed]

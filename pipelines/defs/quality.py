@@ -4,7 +4,7 @@ Asset ``["reports", "data_docs"]`` (数据校验文档) validates the newly deli
 great-expectations (or collects what the early worker, started by the ingest step,
 validated while code governance and dbt ran: ``pipelines.quality.early``) and renders the
 offline Data Docs under ``reports/gx/``. It is delivered on schedule (tag
-``credit/delivery=scheduled``, like the departments' extracts): the daily 06:00 run
+``credit/delivery=scheduled``, like the departments' extracts): the daily run
 (``daily_ingest``) and ``credit run`` validate every file not validated yet
 (``reports/gx/validated_batches.json``); a landing run (``credit_landing``, the inbox
 sensor) leaves it to them, since at about 0.4 s a file whatever its size it was the
@@ -126,7 +126,7 @@ class ValidationConfig(dg.Config):
     tags=SCHEDULED_DELIVERY_TAG,  # not in the landing job: validated on schedule
     pool=WAREHOUSE_POOL,
     description="数据校验文档：great-expectations 按目录逐文件校验新报送的数据，生成离线 Data Docs"
-                "（reports/gx/）。随每日 06:00 作业和 credit run 生成；数据落地即触发的作业不含此项。",
+                "（reports/gx/）。随每日作业（daily_ingest）和 credit run 生成；数据落地即触发的作业不含此项。",
 )
 def data_docs(context: dg.AssetExecutionContext, config: ValidationConfig, warehouse: WarehouseResource):
     from pipelines.quality import early
@@ -136,7 +136,6 @@ def data_docs(context: dg.AssetExecutionContext, config: ValidationConfig, wareh
     data_dir = warehouse.paths.data_dir
     with early.waiting(data_dir, catalogue) as waited, warehouse.connect(read_only=True) as con:
         gx = run_validations(data_dir, con, catalogue, force=config.revalidate)
-    failed = [v["source_file"] for v in gx["validated"] if not v["success"]]
     return dg.MaterializeResult(
         metadata={
             "data_docs": dg.MetadataValue.path(str(gx["docs"])),
@@ -145,8 +144,8 @@ def data_docs(context: dg.AssetExecutionContext, config: ValidationConfig, wareh
             # and how long this step waited for it
             "files_validated_early": gx["validated_early"],
             "early_wait_seconds": float(waited["waited"]),
-            "files_failing_expectations": len(failed),
-            "docs_build": str(gx.get("docs_build")),
+            "files_failing_expectations": sum(1 for v in gx["validated"] if not v["success"]),
+            "docs_build": gx["docs_build"],
         },
     )
 
