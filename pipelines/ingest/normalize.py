@@ -169,22 +169,71 @@ _DISTINCT_SAMPLE = 50_000
 _DIRECT_ABOVE = 0.2
 
 
-def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]]) -> pl.DataFrame:
+# Up to this many rows a file's fields are all evaluated directly, in one query: the
+# distinct-values path costs a few queries per field, more than it saves on few rows.
+_ALL_DIRECT_UP_TO = 5000
+
+
+def _mostly_distinct(s: pl.Series) -> bool:
+    """Whether evaluating directly beats the distinct-values path, judged on a sample (a
+    full ``unique`` plus the join back costs more than evaluating directly once a fifth
+    of the values are distinct)."""
+    sample = s.head(_DISTINCT_SAMPLE)
+    return bool(len(sample)) and sample.n_unique() > _DIRECT_ABOVE * len(sample)
+
+
+def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]], *, decided: bool = False
+                 ) -> pl.DataFrame:
     """Evaluate per-value expressions once per distinct value and join back (codes,
-    dates, enums and authorities repeat a lot in a delivery); directly when mostly distinct."""
+    dates, enums and authorities repeat a lot in a delivery); directly when mostly distinct
+    (``decided``: the caller found they are not)."""
     k = "__k"
     frame = pl.DataFrame({k: s})
-    # The expressions are per value, so both ways give the same result; which is cheaper
-    # is judged on a sample (a full ``unique`` plus the join back costs more than
-    # evaluating directly once a fifth of the values are distinct).
-    sample = s.head(_DISTINCT_SAMPLE)
-    if len(sample) and sample.n_unique() > _DIRECT_ABOVE * len(sample):
+    # The expressions are per value, so both ways give the same result.
+    if not decided and _mostly_distinct(s):
         return frame.select(exprs_of(pl.col(k)))
     u = s.unique()
     if 2 * len(u) > len(s):
         return frame.select(exprs_of(pl.col(k)))
     mapped = pl.DataFrame({k: u}).select(pl.col(k), *exprs_of(pl.col(k)))
     return frame.join(mapped, on=k, how="left", nulls_equal=True, maintain_order="left").drop(k)
+
+
+def _field_columns(df: pl.DataFrame, mapping: HeaderMapping, category: Category, smin: int, smax: int
+                   ) -> pl.DataFrame:
+    """Every field's validation-frame columns, in field order. The fields evaluated
+    directly (all of them in a small file, those with mostly distinct values in a larger
+    one) go through one ``select``, so polars runs them side by side and a file with
+    many fields and few rows pays one query, not one per field; the others through
+    :func:`_on_distinct`. The values are the same either way."""
+    n = df.height
+    none = "__none"  # the input of the fields the file lacks: nulls
+    while none in df.columns:
+        none += "_"
+    small = n <= _ALL_DIRECT_UP_TO
+    source = pl.DataFrame(
+        [*(df[c].cast(pl.String) for c in dict.fromkeys(mapping.columns.values())),
+         pl.repeat(None, n, dtype=pl.String, eager=True).alias(none)],
+        height=n,
+    )
+    direct: list[pl.Expr] = []
+    pieces: list[list[str] | pl.DataFrame] = []  # per field: its direct columns, or its frame
+    for f in category.fields:
+        orig = mapping.columns.get(f.name)
+        if orig is None or small or _mostly_distinct(source[orig]):
+            exprs = _field_exprs(f, pl.col(none if orig is None else orig), smin, smax)
+            direct.extend(exprs)
+            pieces.append([e.meta.output_name() for e in exprs])
+        else:
+            pieces.append(_on_distinct(source[orig], lambda e, f=f: _field_exprs(f, e, smin, smax), decided=True))
+    evaluated = source.select(direct) if direct else pl.DataFrame(height=n)
+    parts: list[pl.Series] = []
+    for piece in pieces:
+        if isinstance(piece, list):
+            parts.extend(evaluated[c] for c in piece)
+        else:
+            parts.extend(piece.get_columns())
+    return pl.DataFrame(parts, height=n) if parts else pl.DataFrame(height=n)
 
 
 def _code_checksum_ok(f: Field, e: pl.Expr) -> pl.Expr:
@@ -209,19 +258,7 @@ def normalize_frame(
     smin, smax = int(dates.get("excel_serial_min", 1)), int(dates.get("excel_serial_max", 73050))
     suspicious_above = float(settings.get("money", {}).get("suspicious_above", 100000))
     numeric_cells = numeric_cells or {}
-    n = df.height
-
-    parts: list[pl.Series] = []
-    for f in category.fields:
-        orig = mapping.columns.get(f.name)
-        if orig is None:
-            empty = pl.Series("__k", [None] * 1, dtype=pl.String)
-            one = _on_distinct(empty, lambda e, f=f: _field_exprs(f, e, smin, smax))
-            parts.extend(pl.repeat(one[c][0], n, dtype=one.schema[c], eager=True).alias(c) for c in one.columns)
-        else:
-            got = _on_distinct(df[orig].cast(pl.String), lambda e, f=f: _field_exprs(f, e, smin, smax))
-            parts.extend(got.get_columns())
-    frame = pl.DataFrame(parts, height=n) if parts else pl.DataFrame(height=n)
+    frame = _field_columns(df, mapping, category, smin, smax)
 
     flags: list[pl.Expr] = []
     suspicious: list[pl.Expr] = []

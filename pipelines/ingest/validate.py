@@ -3,12 +3,38 @@ turn ``failure_cases`` into per-row Chinese reasons and rule ids."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import polars as pl
 
 from ..catalogue import Category
 from ..catalogue.schemas import RULE_ORDER, SchemaContext, build_schema, rule_checks
 
 ROW = "__row"  # 0-based position in the validation frame
+
+
+# (category id, context) -> (the category object, its schema, its rule checks by (field,
+# rule)): the files of one category and batch date share one schema (building it takes
+# longer than validating a small file). Bounded; a reloaded catalogue is not reused.
+_SCHEMAS: dict[tuple[str, SchemaContext], tuple[Category, Any, dict[tuple[str, str], Any]]] = {}
+_SCHEMAS_MAX = 64
+_SCHEMAS_LOCK = threading.Lock()
+
+
+def _schema(category: Category, ctx: SchemaContext) -> tuple[Any, dict[tuple[str, str], Any]]:
+    key = (category.id, ctx)
+    with _SCHEMAS_LOCK:
+        hit = _SCHEMAS.get(key)
+    if hit is not None and hit[0] is category:
+        return hit[1], hit[2]
+    schema = build_schema(category, ctx)
+    checks = {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}
+    with _SCHEMAS_LOCK:
+        if len(_SCHEMAS) >= _SCHEMAS_MAX:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = (category, schema, checks)
+    return schema, checks
 
 
 def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -> pl.DataFrame:
@@ -21,13 +47,12 @@ def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) 
         return empty
     import pandera.polars as pa  # lazily: a run with nothing to validate does not import it
 
-    schema = build_schema(category, ctx)
+    schema, checks = _schema(category, ctx)
     try:
         schema.validate(frame, lazy=True)
         return empty
     except pa.errors.SchemaErrors as err:
         fc = err.failure_cases
-    checks = {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}
     field_pos = {f.name: i for i, f in enumerate(category.fields)}
     rule_pos = {r: i for i, r in enumerate(RULE_ORDER)}
     fc = fc.select(

@@ -12,8 +12,7 @@
 -- categories without a document number (经营异常名录) match every listing of the
 -- subject in that category decided on or before the repair / objection.
 with records as (
-    select * from {{ ref('int_records_as_of') }}
-    where {{ delta_filter('subject_id') }}
+    select * from {{ delta_rows(ref('int_records_as_of')) }} as r
 ),
 
 repairs as (

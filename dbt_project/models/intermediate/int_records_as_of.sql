@@ -7,5 +7,5 @@
 select
     {{ as_of_date() }} as as_of,
     r.*
-from ({{ pit_versions_current('select * from ' ~ ref('int_record_versions') ~ ' where ' ~ delta_filter('subject_id'), key='version_key') }}) as r
+from ({{ pit_versions_current('select * from ' ~ delta_rows(ref('int_record_versions')), key='version_key') }}) as r
 where r.decided_on <= {{ as_of_date() }}
