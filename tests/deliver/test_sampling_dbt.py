@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from deliver_fixture import build_marts, run_dbt
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from pipelines.deliver import publish, recipe
 from pipelines.deliver.redraw import catalogue_seed, redraw
@@ -127,3 +129,83 @@ def test_python_redraw_agrees_with_dbt(wh, tmp_path):
             assert publish.publish_draw(con, dept).status == "unchanged"
     finally:
         con.close()
+
+
+REGIONS = ["130102", "130104", "130105", None]
+
+
+def _draw_model_sql(wh: Path) -> str:
+    """marts.inspection_draw as dbt compiled it for the module's warehouse."""
+    compiled = next((wh.parent.parent / "dbt_target" / "compiled").rglob("inspection_draw.sql"))
+    return compiled.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def draw_sql(wh):
+    return _draw_model_sql(wh)
+
+
+@pytest.fixture(scope="module")
+def config_rows(wh):
+    c = duckdb.connect(str(wh))  # as `con`: dbt-duckdb keeps a read-write handle open in-process
+    try:
+        return {t: (c.execute(f"select * from config.{t}").fetchall(),
+                    c.execute(f"select column_name, data_type from information_schema.columns "
+                              f"where table_schema = 'config' and table_name = '{t}' order by ordinal_position"
+                              ).fetchall())
+                for t in ("sampling_parameters", "sampling_seeds")}
+    finally:
+        c.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(subjects=[("A", "130102")] * 12, roster=["130102"] * 4, seed="5e3d")   # one region only
+@example(subjects=[("B", "130102")] * 12, roster=["130104", "130102", "130102"], seed="5e3d")  # one other
+@given(
+    subjects=st.lists(st.tuples(st.sampled_from("ABCD"), st.sampled_from(REGIONS)), min_size=1, max_size=25),
+    # few regions, so that rosters of one region (no inspector of another) come up often
+    roster=st.lists(st.sampled_from(REGIONS[:2] + [None]), max_size=6),
+    seed=st.text(alphabet="0123456789abcdef", min_size=1, max_size=8),
+)
+def test_draw_model_and_recipe_agree_on_any_roster(draw_sql, config_rows, subjects, roster, seed):
+    """The dbt model's SQL (as compiled) and pipelines/deliver/recipe.py pick the same
+    subjects and inspectors for any roster: empty, one inspector, all of one region, the
+    same-region fallback on either side, subjects and inspectors without region."""
+    dept, period = "scjg", "2026-Q4"
+    pool = [{"subject_id": f"S{i:02d}", "grade": g, "region_code": r} for i, (g, r) in enumerate(subjects)]
+    sizes = {g: max(1, sum(1 for c in pool if c["grade"] == g) // 2) for g in "ABCD"}
+    staff = [{"badge_no": f"B{i}", "region_code": r} for i, r in enumerate(roster)]
+    want = {d.subject_id: (d.inspector_1_badge_no, d.inspector_2_badge_no)
+            for d in recipe.draw(seed, period, dept, pool, sizes, staff)}
+
+    con = duckdb.connect()
+    try:
+        con.execute("attach ':memory:' as credit")
+        con.execute("use credit")
+        for schema in ("config", "marts", "raw"):
+            con.execute(f"create schema {schema}")
+        for table, (rows_, cols) in config_rows.items():
+            con.execute(f"create table config.{table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+            if rows_:
+                con.executemany(f"insert into config.{table} values ({', '.join('?' for _ in cols)})", rows_)
+        con.execute("""create table marts.sampling_candidates (department_code varchar, period varchar,
+            as_of date, subject_id varchar, uscc varchar, name varchar, region_code varchar, grade varchar,
+            seed varchar, draw_key varchar, is_eligible boolean, draws boolean)""")
+        con.executemany("insert into marts.sampling_candidates values (?, ?, date '2026-11-30', ?, ?, ?, ?, ?, ?, ?, "
+                        "true, true)",
+                        [[dept, period, c["subject_id"], None, None, c["region_code"], c["grade"], seed,
+                          recipe.draw_key(seed, period, dept, c["subject_id"])] for c in pool])
+        con.execute("create table marts.sampling_plan (department_code varchar, grade varchar, sample_size bigint)")
+        con.executemany("insert into marts.sampling_plan values (?, ?, ?)", [[dept, g, n] for g, n in sizes.items()])
+        con.execute("""create table marts.sampling_roster (department_code varchar, badge_no varchar,
+            record_id varchar, region_code varchar)""")
+        con.execute("create table raw.inspector (record_id varchar, name varchar)")
+        for i in staff:
+            con.execute("insert into marts.sampling_roster values (?, ?, ?, ?)",
+                        [dept, i["badge_no"], "r" + i["badge_no"], i["region_code"]])
+            con.execute("insert into raw.inspector values (?, ?)", ["r" + i["badge_no"], "检查员" + i["badge_no"]])
+        got = {s: (b1, b2) for s, b1, b2 in con.execute(
+            f"select subject_id, inspector_1_badge_no, inspector_2_badge_no from ({draw_sql}) as d").fetchall()}
+    finally:
+        con.close()
+    assert got == want

@@ -54,7 +54,7 @@ keyed as (
 sides as (
     -- Per department and subject region: the roster split into the inspectors of another
     -- region (回避; an unknown region counts as another) and those of the same region,
-    -- each numbered from 0 in badge order, with its size n.
+    -- each numbered from 0 in badge order.
     select
         g.department_code,
         g.region_code as subject_region,
@@ -64,74 +64,70 @@ sides as (
         row_number() over (
             partition by g.department_code, g.region_code, coalesce(i.region_code = g.region_code, false)
             order by i.badge_no
-        ) - 1 as pos,
-        count(*) over (
-            partition by g.department_code, g.region_code, coalesce(i.region_code = g.region_code, false)
-        ) as n
+        ) - 1 as pos
     from (select distinct department_code, region_code from drawn) as g
     join {{ ref('sampling_roster') }} as i on i.department_code = g.department_code
 ),
 
 side_sizes as (
-    select distinct department_code, subject_region, same_region, n from sides
+    -- Per department and subject region: the sizes of its two sides (0 when empty).
+    select
+        department_code,
+        subject_region,
+        count(*) filter (where not same_region) as n_other,
+        count(*) filter (where same_region) as n_same
+    from sides
+    group by department_code, subject_region
 ),
 
 slots as (
-    -- From each side of n: position a mod n, then (a mod n + 1 + b mod (n − 1)) mod n,
-    -- a different inspector. Two look-ups per subject, whatever the roster's size.
-    select k.department_code, k.subject_id, k.region_code, s.same_region, 1 as slot, k.a % s.n as pos
+    -- From a side of n: position a mod n, then (a mod n + 1 + b mod (n − 1)) mod n, a
+    -- different inspector. The two inspectors are the first two of (the other-region
+    -- side's picks, the same-region side's picks): a same-region inspector only when
+    -- fewer than two inspectors of other regions exist. Two look-ups per subject,
+    -- whatever the roster's size.
+    select
+        k.department_code,
+        k.subject_id,
+        k.region_code,
+        case when s.n_other >= 1 then false when s.n_same >= 1 then true end as same_1,
+        case when s.n_other >= 1 then k.a % s.n_other
+             when s.n_same >= 1 then k.a % s.n_same end as pos_1,
+        case when s.n_other >= 2 then false
+             when s.n_other = 1 and s.n_same >= 1 then true
+             when s.n_other = 0 and s.n_same >= 2 then true end as same_2,
+        case when s.n_other >= 2 then (k.a % s.n_other + 1 + k.b % (s.n_other - 1)) % s.n_other
+             when s.n_other = 1 and s.n_same >= 1 then k.a % s.n_same
+             when s.n_other = 0 and s.n_same >= 2 then (k.a % s.n_same + 1 + k.b % (s.n_same - 1)) % s.n_same
+        end as pos_2
     from keyed as k
-    join side_sizes as s
+    inner join side_sizes as s
         on s.department_code = k.department_code and s.subject_region is not distinct from k.region_code
-    union all
-    select k.department_code, k.subject_id, k.region_code, s.same_region, 2 as slot,
-           (k.a % s.n + 1 + k.b % (s.n - 1)) % s.n as pos
-    from keyed as k
-    join side_sizes as s
-        on s.department_code = k.department_code and s.subject_region is not distinct from k.region_code
-    where s.n >= 2
-),
-
-picks as (
-    -- The first two of (other-region picks, same-region picks): a same-region inspector
-    -- only when fewer than two inspectors of other regions exist.
-    select *
-    from (
-        select
-            sl.department_code,
-            sl.subject_id,
-            sd.badge_no,
-            sd.record_id,
-            sd.same_region,
-            row_number() over (
-                partition by sl.department_code, sl.subject_id order by sl.same_region, sl.slot
-            ) as pick
-        from slots as sl
-        join sides as sd
-            on sd.department_code = sl.department_code
-            and sd.subject_region is not distinct from sl.region_code
-            and sd.same_region = sl.same_region
-            and sd.pos = sl.pos
-    ) as ranked_picks
-    where pick <= 2
 ),
 
 pairs as (
     select
-        p1.department_code,
-        p1.subject_id,
+        sl.department_code,
+        sl.subject_id,
         p1.badge_no as inspector_1_badge_no,
         n1.name as inspector_1_name,
         p1.same_region as inspector_1_same_region,
         p2.badge_no as inspector_2_badge_no,
         n2.name as inspector_2_name,
         p2.same_region as inspector_2_same_region
-    from picks as p1
-    left join picks as p2
-        on p2.department_code = p1.department_code and p2.subject_id = p1.subject_id and p2.pick = 2
+    from slots as sl
+    inner join sides as p1
+        on p1.department_code = sl.department_code
+        and p1.subject_region is not distinct from sl.region_code
+        and p1.same_region = sl.same_1
+        and p1.pos = sl.pos_1
+    left join sides as p2
+        on p2.department_code = sl.department_code
+        and p2.subject_region is not distinct from sl.region_code
+        and p2.same_region = sl.same_2
+        and p2.pos = sl.pos_2
     left join names as n1 on n1.record_id = p1.record_id
     left join names as n2 on n2.record_id = p2.record_id
-    where p1.pick = 1
 )
 
 select
