@@ -182,16 +182,12 @@ def _mostly_distinct(s: pl.Series) -> bool:
     return bool(len(sample)) and sample.n_unique() > _DIRECT_ABOVE * len(sample)
 
 
-def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]], *, decided: bool = False
-                 ) -> pl.DataFrame:
+def _on_distinct(s: pl.Series, exprs_of: Callable[[pl.Expr], list[pl.Expr]]) -> pl.DataFrame:
     """Evaluate per-value expressions once per distinct value and join back (codes,
-    dates, enums and authorities repeat a lot in a delivery); directly when mostly distinct
-    (``decided``: the caller found they are not)."""
+    dates, enums and authorities repeat a lot in a delivery); directly when more than half
+    the values turn out distinct. The expressions are per value: the same result either way."""
     k = "__k"
     frame = pl.DataFrame({k: s})
-    # The expressions are per value, so both ways give the same result.
-    if not decided and _mostly_distinct(s):
-        return frame.select(exprs_of(pl.col(k)))
     u = s.unique()
     if 2 * len(u) > len(s):
         return frame.select(exprs_of(pl.col(k)))
@@ -225,7 +221,7 @@ def _field_columns(df: pl.DataFrame, mapping: HeaderMapping, category: Category,
             direct.extend(exprs)
             pieces.append([e.meta.output_name() for e in exprs])
         else:
-            pieces.append(_on_distinct(source[orig], lambda e, f=f: _field_exprs(f, e, smin, smax), decided=True))
+            pieces.append(_on_distinct(source[orig], lambda e, f=f: _field_exprs(f, e, smin, smax)))
     evaluated = source.select(direct) if direct else pl.DataFrame(height=n)
     parts: list[pl.Series] = []
     for piece in pieces:

@@ -3,7 +3,6 @@ turn ``failure_cases`` into per-row Chinese reasons and rule ids."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import polars as pl
@@ -17,23 +16,20 @@ ROW = "__row"  # 0-based position in the validation frame
 # (category id, context) -> (the category object, its schema, its rule checks by (field,
 # rule)): the files of one category and batch date share one schema (building it takes
 # longer than validating a small file). Bounded; a reloaded catalogue is not reused.
+# Single dict operations only: safe from the ingest's preparing thread.
 _SCHEMAS: dict[tuple[str, SchemaContext], tuple[Category, Any, dict[tuple[str, str], Any]]] = {}
 _SCHEMAS_MAX = 64
-_SCHEMAS_LOCK = threading.Lock()
 
 
 def _schema(category: Category, ctx: SchemaContext) -> tuple[Any, dict[tuple[str, str], Any]]:
-    key = (category.id, ctx)
-    with _SCHEMAS_LOCK:
-        hit = _SCHEMAS.get(key)
+    hit = _SCHEMAS.get((category.id, ctx))
     if hit is not None and hit[0] is category:
         return hit[1], hit[2]
     schema = build_schema(category, ctx)
     checks = {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}
-    with _SCHEMAS_LOCK:
-        if len(_SCHEMAS) >= _SCHEMAS_MAX:
-            _SCHEMAS.clear()
-        _SCHEMAS[key] = (category, schema, checks)
+    if len(_SCHEMAS) >= _SCHEMAS_MAX:
+        _SCHEMAS.clear()
+    _SCHEMAS[(category.id, ctx)] = (category, schema, checks)
     return schema, checks
 
 
