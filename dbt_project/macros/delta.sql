@@ -100,10 +100,20 @@
 {#- The custom incremental strategy: the target's rows of the changed subjects go (a
     subject with no row left in the new result is removed too), the temp relation's rows
     (the changed subjects, recomputed) come in. incremental_predicates narrow the delete
-    (the as_of of the history marts). -#}
+    (the as_of of the history marts).
+
+    It also switches off DuckDB's vacuum for the rest of the build (max_vacuum_tasks, a
+    setting of the database, not of the connection): at the checkpoint when dbt closes
+    the warehouse, DuckDB would otherwise merge the row groups the deletes touched with
+    the partly filled ones the previous delta build appended, rewriting them — about 2 s
+    for each of the three 9M-row record tables at 2 % of the subjects changed, the
+    largest part of that checkpoint (docs/performance.md, "The delta build's
+    checkpoint"). Left undone, the deleted rows stay marked until the next full build
+    rewrites every table; a full build comes with every new evaluation date. -#}
 {% macro get_incremental_subject_delta_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    set max_vacuum_tasks = 0;
     delete from {{ target }}
     where {{ delta_filter(config.get('delta_key', 'subject_id')) }}
     {%- for predicate in (arg_dict['incremental_predicates'] or []) %}
@@ -127,7 +137,10 @@
     a delta build replaced only the changed subjects' rows, so a test of a delta model reads
     those rows only. Every key tested for uniqueness contains subject_id — so no changed row
     can collide with an unchanged one — except credit_records.record_id: a uniqueness test
-    on columns without subject_id keeps reading the whole table. In a full build, and for
+    on one column without subject_id reads every row whose value is one of the changed
+    rows' values (a changed row colliding with an unchanged one is found; two unchanged rows
+    were tested by the build that wrote them) — a semi-join instead of grouping all 9M
+    record ids; on several such columns it reads the whole table. In a full build, and for
     the models rebuilt in full (sampling plan, draw, roster, seeds), tests read everything;
     a test's own `where` config still applies. -#}
 {% macro get_where_subquery(relation) -%}
@@ -157,9 +170,15 @@
     {%- endif -%}
     {%- set meta = model.get('test_metadata') or {} -%}
     {%- set kwargs = meta.get('kwargs') or {} -%}
+    {%- set changed = '(' ~ delta_subject_in('subject_id') ~ ' or subject_id is null)' -%}
     {%- if meta.get('name') in ('unique', 'credit_unique_combination') -%}
         {%- set columns = kwargs.get('columns') or [kwargs.get('column_name')] -%}
-        {%- if 'subject_id' not in columns -%}{{ return(none) }}{%- endif -%}
+        {%- if 'subject_id' not in columns -%}
+            {%- if columns | length == 1 -%}
+                {{ return(columns[0] ~ ' in (select ' ~ columns[0] ~ ' from ' ~ relation ~ ' where ' ~ changed ~ ')') }}
+            {%- endif -%}
+            {{ return(none) }}
+        {%- endif -%}
     {%- endif -%}
-    {{ return('(' ~ delta_subject_in('subject_id') ~ ' or subject_id is null)') }}
+    {{ return(changed) }}
 {%- endmacro %}

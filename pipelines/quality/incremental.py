@@ -86,6 +86,19 @@ def _covers_only(files: pd.DataFrame, loads: pd.DataFrame, path: Path) -> bool:
     return False
 
 
+def _arrow(frame: pd.DataFrame):
+    """``frame`` as an Arrow table for DuckDB to insert (missing values become NULL): six
+    times faster than handing it a frame of Python objects (0.13 against 0.83 s for the
+    71,000 rejected rows at 1M subjects). A column Arrow cannot type (mixed Python
+    objects) goes the slow way."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return frame.astype(object).where(frame.notna(), None)
+
+
 def _save_tables(path: Path, fingerprint: str, schema: dict[str, str], frames: dict[str, pd.DataFrame | None]) -> None:
     """Write every table to a temporary file, then rename it over ``path``."""
     import duckdb
@@ -103,7 +116,7 @@ def _save_tables(path: Path, fingerprint: str, schema: dict[str, str], frames: d
                 if frame is None or not len(frame):
                     continue
                 cols = [c.split()[0] for c in ddl.split(", ")]
-                con.register("_frame", frame[cols].astype(object).where(frame[cols].notna(), None))
+                con.register("_frame", _arrow(frame[cols]))
                 con.execute(f"insert into {table} select {', '.join(cols)} from _frame")
                 con.unregister("_frame")
         os.replace(tmp, path)

@@ -497,6 +497,26 @@ def _sum_hashes(frame: pd.DataFrame, by: list[str]) -> dict[tuple, tuple[int, in
     return out
 
 
+def _recount_all(split: pd.DataFrame, redo: set[str], catalogue: Catalogue) -> bool:
+    """Whether to count every file's references at once: when the files to count again
+    (new, their loaded / superseded split moved, or referring to a code that entered or
+    left the conflicts) hold more than ``quality.incremental.max_recount_share`` of the
+    rows. Counting them is then nearly a full count, and a full count needs no check of
+    the kept counts against every reference — one more pass over the 10M references (a
+    1 % batch at 1M subjects touches files with 99.98 % of the rows)."""
+    limit = (quality_settings(catalogue).get("incremental") or {}).get("max_recount_share")
+    rows = split["rows_loaded"] + split["rows_superseded"]
+    total = float(rows.sum())
+    if limit is None or not total:
+        return False
+    share = float(rows[split["source_file"].isin(redo)].sum()) / total
+    if share > float(limit):
+        log.info("quality scorecard: files with %.0f%% of the rows counted again: every file's references counted",
+                 100 * share)
+        return True
+    return False
+
+
 def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.DataFrame,
                        split: pd.DataFrame, conflicts: set[str], has_codes: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-file counts and per-file reference counts now, from ``state`` (the counts of
@@ -527,6 +547,8 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
                   "source_file"]
     touched = _files_of_codes(con, catalogue, conflicts ^ set(state.conflicts["uscc"]))
     redo = sorted(set(new) | set(moved) | touched)
+    if _recount_all(split, set(redo), catalogue):
+        return per_file, _refs_by_file(con, catalogue)
     refs = state.refs_by_file[~state.refs_by_file["source_file"].isin(redo)]
     if redo:
         refs = pd.concat([refs, _refs_by_file(con, catalogue, files=redo)], ignore_index=True)

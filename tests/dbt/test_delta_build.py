@@ -15,6 +15,7 @@ raw and codes tables and a delta build; a fresh warehouse of world 2 gets a full
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from unittest import mock
 
@@ -167,8 +168,11 @@ def worlds(tmp_path_factory: pytest.TempPathFactory):
     con.close()
 
     _dbt(root, dir1, {"as_of": AS_OF, "delta": True, "since_generation": 0})
+    run_sql = root / "target" / "run" / "credit_warehouse" / "models" / "intermediate" / "int_record_versions.sql"
+    delta_sql = run_sql.read_text(encoding="utf-8")
     _dbt(root, dir2, {"as_of": AS_OF})
-    return {"db1": db1, "db2": db2, "changed": changed, "before": before, "grades_before": grades_before}
+    return {"db1": db1, "db2": db2, "changed": changed, "before": before, "grades_before": grades_before,
+            "delta_sql": delta_sql, "full_sql": run_sql.read_text(encoding="utf-8")}
 
 
 def test_delta_build_equals_full_build(worlds):
@@ -217,3 +221,56 @@ def test_delta_build_recomputed_only_the_changed_subjects(worlds):
     assert redone and all(after[s] > before[s] for s in redone)
     assert _uscc(5000) in after and _uscc(5000) not in before
     assert any(s not in after for s in before)  # the merged subject is gone
+
+
+def test_delta_build_leaves_the_vacuum_to_the_next_full_build(worlds):
+    """The delta strategy switches DuckDB's vacuum off before its delete (the checkpoint at
+    the end of the build would rewrite the row groups it touched); a full build, which
+    writes every table anew, does not need to."""
+    delta, full = worlds["delta_sql"], worlds["full_sql"]
+    assert "set max_vacuum_tasks = 0;" in delta
+    assert delta.index("set max_vacuum_tasks") < delta.index("delete from")
+    assert "max_vacuum_tasks" not in full and "delete from" not in full
+
+
+def _record_id_test_passes(root: Path, data_dir: Path, delta: bool) -> bool:
+    from dbt.cli.main import dbtRunner
+
+    plan = BuildPlan("delta" if delta else "full", "test", AS_OF, "", since_generation=0 if delta else None)
+    with mock.patch.dict(os.environ, {"CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+                                      **plan.dbt_env()}):
+        res = dbtRunner().invoke(["test", "--select", "unique_credit_records_record_id",
+                                  "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                                  "--target-path", str(root / "target"), "--log-path", str(root / "logs"), "--quiet"])
+    assert res.result is not None and len(res.result) == 1, res.exception
+    return str(res.result[0].status) == "pass"
+
+
+@pytest.mark.parametrize("subject", ["changed", "unchanged"])
+def test_delta_build_record_id_uniqueness_reads_the_changed_rows(worlds, tmp_path, subject):
+    """In a delta build the uniqueness of credit_records.record_id (a key without subject_id)
+    is tested on the record ids of the changed subjects' rows: a changed row that takes an
+    unchanged row's id fails it; two unchanged rows sharing an id are the previous build's
+    (its full test found them) and are not read again."""
+    data_dir = tmp_path / subject
+    (data_dir / "warehouse").mkdir(parents=True)
+    db = data_dir / "warehouse" / "credit.duckdb"
+    shutil.copyfile(worlds["db1"], db)
+    con = duckdb.connect(str(db))
+    try:
+        changed = con.execute("select subject_id from intermediate.int_delta_subjects "
+                              "where subject_id is not null order by 1 limit 1").fetchall()[0][0]
+        unchanged = """select * from intermediate.int_record_states where subject_id is not null
+                       and subject_id not in (select subject_id from intermediate.int_delta_subjects
+                                              where subject_id is not null)
+                       order by record_id limit 1"""
+        # a second row with an unchanged record's id: of a changed subject, or of the same one
+        con.execute(f"insert into intermediate.int_record_states select * replace "
+                    f"({'?' if subject == 'changed' else 'subject_id'} as subject_id) from ({unchanged})",
+                    [changed] if subject == "changed" else [])
+        assert con.execute("select count(*) - count(distinct record_id) from marts.credit_records").fetchall()[0][0] == 1
+    finally:
+        con.close()
+    root = tmp_path / f"dbt_{subject}"
+    assert _record_id_test_passes(root, data_dir, delta=True) is (subject == "unchanged")
+    assert _record_id_test_passes(root, data_dir, delta=False) is False  # a full build reads every row

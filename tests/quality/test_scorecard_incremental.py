@@ -233,3 +233,45 @@ def test_revalidate_recomputes_everything(tmp_path, wh, catalogue, monkeypatch):
     finally:
         con.close()
     assert spy.file_grain == [None] and spy.refs_by_file == [None]
+
+
+def test_state_tables_round_trip_with_missing_values(tmp_path):
+    """What the state writes (through Arrow, or as Python objects when a column holds mixed
+    types) is what it reads back: strings, counts, dates and NULLs."""
+    from pipelines.quality.incremental import _load_tables, _save_tables
+
+    schema = {"rows": "file_key VARCHAR, source_row BIGINT, batch_date DATE, raw VARCHAR",
+              "mixed": "value VARCHAR"}
+    rows = pd.DataFrame({"file_key": ["a.csv", None, "c.csv"], "source_row": [1, 2, 3],
+                         "batch_date": pd.to_datetime(["2026-01-05", None, "2026-03-01"]),
+                         "raw": ['{"名称": "甲"}', None, ""]})
+    mixed = pd.DataFrame({"value": ["x", 7, None]}, dtype=object)  # Arrow refuses: the slow way
+    path = tmp_path / "state.duckdb"
+    _save_tables(path, "fp", schema, {"rows": rows, "mixed": mixed})
+    back = _load_tables(path, "fp", schema)
+    assert back["rows"]["file_key"].tolist()[0] == "a.csv" and pd.isna(back["rows"]["file_key"][1])
+    assert back["rows"]["source_row"].tolist() == [1, 2, 3]
+    assert [None if pd.isna(d) else d.date() for d in back["rows"]["batch_date"]] == \
+        [dt.date(2026, 1, 5), None, dt.date(2026, 3, 1)]
+    assert back["rows"]["raw"][0] == '{"名称": "甲"}' and pd.isna(back["rows"]["raw"][1]) and back["rows"]["raw"][2] == ""
+    assert back["mixed"]["value"].tolist()[:2] == ["x", "7"] and pd.isna(back["mixed"]["value"][2])
+    assert _load_tables(path, "another", schema) is None
+
+
+@pytest.mark.parametrize("share, counted", [(1.0, "the touched file"), (0.0, "every file")])
+def test_a_batch_touching_most_rows_counts_every_file(tmp_path, wh, catalogue, monkeypatch, share, counted):
+    """quality.incremental.max_recount_share: above it (here: any supersession at all) the
+    references of every file are counted at once, with the same counts."""
+    real = scorecard.quality_settings
+    monkeypatch.setattr(scorecard, "quality_settings",
+                        lambda c: {**real(c), "incremental": {"max_recount_share": share}})
+    state = tmp_path / "state.duckdb"
+    check(wh, catalogue, state)
+    spy = Spy(monkeypatch)
+    F1 = "scjg/20251009/admin_penalty.csv"
+    with duckdb.connect(str(wh)) as con:
+        con.execute(f"""update audit.row_outcomes set outcome = 'superseded' where source_file = '{F1}' and source_row = 1;
+            update raw.admin_penalty set is_current = false where source_file = '{F1}' and source_row = 1;
+            delete from codes.subject_refs where record_id = (select record_id from raw.admin_penalty
+                where source_file = '{F1}' and source_row = 1)""")
+    assert check(wh, catalogue, state, spy) == ([], [[F1]] if counted == "the touched file" else [None])
