@@ -85,6 +85,12 @@ def duckdb_checkpoint_threshold() -> str:
     return os.environ.get("CREDIT_DUCKDB_CHECKPOINT_THRESHOLD", "1GB")
 
 
-def duckdb_config() -> dict[str, str]:
-    """The settings of every read-write warehouse connection."""
-    return {"memory_limit": duckdb_memory_limit(), "checkpoint_threshold": duckdb_checkpoint_threshold()}
+def duckdb_config(*, vacuum: bool = True) -> dict[str, str]:
+    """The settings of every read-write warehouse connection. ``vacuum=False``: its
+    checkpoints write deletes as they are instead of merging and rewriting the row groups
+    they touched (DuckDB's ``max_vacuum_tasks``); the next checkpoint with vacuum does it
+    (the landing job leaves it to the scheduled runs: ``pipelines.defs.resources``)."""
+    config = {"memory_limit": duckdb_memory_limit(), "checkpoint_threshold": duckdb_checkpoint_threshold()}
+    if not vacuum:
+        config["max_vacuum_tasks"] = "0"
+    return config

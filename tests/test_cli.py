@@ -212,6 +212,8 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
         assert len(runs) == 3
         assert runs[0].tags.get("credit/as_of") == "2026-11-20"
         assert [r.job_name for r in runs] == ["credit_pipeline", "credit_pipeline", "credit_landing"]
+        # the landing's writers left DuckDB's vacuum to the next run (resources.DEFER_VACUUM)
+        assert [r.tags.get("credit/vacuum") for r in runs] == [None, None, "deferred"]
 
     # A later delivery: new subjects with their records, re-deliveries superseding records.
     # Code governance resolves only what changed and the evaluation is a delta build of

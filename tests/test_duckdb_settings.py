@@ -1,6 +1,7 @@
 """Every warehouse connection — the Dagster resource (read-write and read-only), the
 ingestion's own and dbt's profile — gets the memory cap and the checkpoint threshold
-from the same two variables (pipelines/settings.py)."""
+from the same two variables (pipelines/settings.py); the landing job's writers leave
+DuckDB's vacuum to the next writer (pipelines/defs/resources.py DEFER_VACUUM)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,47 @@ def test_the_dbt_profile_reads_the_same_variables():
     settings = profile["credit_warehouse"]["outputs"]["duckdb"]["settings"]
     assert "env_var('CREDIT_DUCKDB_CHECKPOINT_THRESHOLD', '1GB')" in settings["checkpoint_threshold"]
     assert "env_var('CREDIT_DUCKDB_MEMORY_LIMIT', '6GB')" in settings["memory_limit"]
+
+
+def _row_groups(con, table: str) -> int:
+    return con.execute(f"SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('{table}')").fetchone()[0]
+
+
+def test_a_writer_without_vacuum_leaves_the_merge_to_the_next_checkpoint(tmp_path):
+    """vacuum=False (the landing job's writers): after a delta-style delete and re-insert
+    (2 % of the rows, as dbt's delta strategy and code governance do) the checkpoint keeps
+    the row groups the delete thinned out beside the ones the insert appended; the next
+    writer with vacuum merges them — whatever it writes."""
+    def delta(res: WarehouseResource, vacuum: bool, part: int) -> int:
+        with res.connect(read_only=False, vacuum=vacuum) as con:
+            assert con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == (100 if vacuum else 0)
+            con.execute(f"CREATE TEMP TABLE k AS SELECT * FROM t WHERE s % 50 = {part}")
+            con.execute(f"DELETE FROM t WHERE s % 50 = {part}")
+            con.execute("INSERT INTO t SELECT * FROM k")
+        with res.connect(read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 1_000_000
+            return _row_groups(con, "t")
+
+    counts = {}
+    for vacuum in (True, False):
+        res = WarehouseResource(data_dir=str(tmp_path / str(vacuum)))
+        with res.connect(read_only=False) as con:
+            con.execute("CREATE TABLE t AS SELECT range AS id, range % 1000 AS s, 'record ' || range AS v "
+                        "FROM range(1000000)")
+        counts[vacuum] = delta(res, vacuum, 0)
+        if not vacuum:
+            with res.connect(read_only=False) as con:
+                con.execute("CREATE TABLE other (x INT)")  # an unrelated write, with vacuum
+            with res.connect(read_only=True) as con:
+                counts["next"] = _row_groups(con, "t")
+    assert counts[False] > counts[True] and counts["next"] < counts[False], counts
+
+
+def test_only_runs_tagged_so_defer_the_vacuum():
+    from types import SimpleNamespace
+
+    from pipelines.defs.resources import DEFER_VACUUM_TAG, vacuum_in
+
+    assert vacuum_in(SimpleNamespace(run=SimpleNamespace(tags=DEFER_VACUUM_TAG))) is False
+    assert vacuum_in(SimpleNamespace(run=SimpleNamespace(tags={"credit/trigger": "cli"}))) is True
+    assert vacuum_in(None) is True

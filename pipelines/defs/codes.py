@@ -15,7 +15,7 @@ import dagster as dg
 
 from pipelines.catalogue import load_catalogue
 
-from .resources import WAREHOUSE_POOL, WarehouseResource
+from .resources import WAREHOUSE_POOL, WarehouseResource, vacuum_in
 
 CATALOGUE = load_catalogue()
 OUTPUTS = {
@@ -66,7 +66,7 @@ def resolve_subject_codes(context: dg.AssetExecutionContext, warehouse: Warehous
     catalogue = load_catalogue()
     checks = catalogue.setting("codes.checks")
     min_resolved, max_repaired = float(checks["min_resolved_share"]), float(checks["max_repaired_share"])
-    with warehouse.connect() as con:
+    with warehouse.connect(vacuum=vacuum_in(context)) as con:
         before = (last_resolution(con) or {}).get("generation")
         summary = resolve_subjects(con, catalogue, pseudonym_key(warehouse.paths.data_dir))
         context.log.info(f"code governance: {summary}")

@@ -15,7 +15,13 @@ from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
 
 from .pull import PULLED_BATCHES
-from .resources import SCHEDULED_DELIVERY, WAREHOUSE_POOL, WarehouseResource
+from .resources import (
+    DEFER_VACUUM_TAG,
+    SCHEDULED_DELIVERY,
+    WAREHOUSE_POOL,
+    WarehouseResource,
+    vacuum_in,
+)
 
 if TYPE_CHECKING:
     from pipelines.ingest.load import IngestReport
@@ -156,7 +162,7 @@ def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     paths = warehouse.paths.ensure()
     warn = float(catalogue.setting("ingest.checks.rejection_rate_warn"))
     error = float(catalogue.setting("ingest.checks.rejection_rate_error"))
-    with warehouse.connect() as con:
+    with warehouse.connect(vacuum=vacuum_in(context)) as con:
         report = ingest_inbox(paths, catalogue, con=con)
         files = report.files
         by_status: dict[str, int] = {}
@@ -205,6 +211,8 @@ credit_landing = dg.define_asset_job(
     "resolve codes, build the marts, report — the whole graph but the department extracts "
     "and the Data Docs, which are delivered on schedule (daily_ingest; the extracts also "
     "monthly_evaluation).",
+    # its writers leave DuckDB's vacuum to the scheduled runs (resources.DEFER_VACUUM)
+    run_tags=DEFER_VACUUM_TAG,
 )
 
 daily_ingest = dg.ScheduleDefinition(

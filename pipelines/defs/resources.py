@@ -21,6 +21,20 @@ WAREHOUSE_POOL = "duckdb_writer"
 # inbox sensor starts when a batch lands does not.
 SCHEDULED_DELIVERY = ("credit/delivery", "scheduled")
 SCHEDULED_DELIVERY_TAG = dict([SCHEDULED_DELIVERY])
+# Runs tagged so (the landing job's: a batch landing waits for them) leave DuckDB's vacuum
+# to the next run without the tag: at 1M subjects a landing's checkpoints would otherwise
+# merge and rewrite the row groups its deletes touched in the 9M-row record tables, about
+# 5 s (docs/performance.md, "The delta build's checkpoint"). dbt's delta builds never
+# vacuum (dbt_project/macros/delta.sql); the scheduled runs' writers do it.
+DEFER_VACUUM = ("credit/vacuum", "deferred")
+DEFER_VACUUM_TAG = dict([DEFER_VACUUM])
+
+
+def vacuum_in(context: dg.OpExecutionContext | dg.AssetExecutionContext | None) -> bool:
+    """Whether this run's warehouse writers vacuum (see DEFER_VACUUM)."""
+    run = getattr(context, "run", None) if context is not None else None
+    tags = dict(run.tags) if run is not None else {}
+    return tags.get(DEFER_VACUUM[0]) != DEFER_VACUUM[1]
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -41,12 +55,14 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.paths.warehouse
 
     @contextmanager
-    def connect(self, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, read_only: bool | None = None, *, vacuum: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection; ``vacuum=False`` (a writer of the landing job: ``vacuum_in``)
+        leaves DuckDB's vacuum to a later writer's checkpoint."""
         ro = self.read_only if read_only is None else read_only
         path = self.path
         if not ro:
             self.paths.ensure()
-        con = duckdb.connect(str(path), read_only=ro, config=duckdb_config())
+        con = duckdb.connect(str(path), read_only=ro, config=duckdb_config(vacuum=vacuum))
         try:
             yield con
         finally:

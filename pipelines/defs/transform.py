@@ -38,7 +38,7 @@ from pipelines.settings import Paths
 from pipelines.warehouse import DBT_PROJECT_DIR, dbt_input_files, delta
 from pipelines.warehouse.delta import BuildPlan
 
-from .resources import WarehouseResource
+from .resources import WarehouseResource, vacuum_in
 
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
@@ -202,12 +202,14 @@ def _absolute_data_dir() -> Iterator[None]:
             os.environ["CREDIT_DATA_DIR"] = previous
 
 
-def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = False) -> tuple[BuildPlan, int]:
-    """Decide full or delta (pipelines.warehouse.delta) and record the build as running."""
+def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = False,
+                    vacuum: bool = True) -> tuple[BuildPlan, int]:
+    """Decide full or delta (pipelines.warehouse.delta) and record the build as running
+    (``vacuum``: see ``resources.vacuum_in``)."""
     catalogue = load_catalogue()
     enabled, max_share = delta.settings(catalogue)
     refs = [c.id for c in catalogue.categories.values() if c.has_subject and c.subject_ref_fields]
-    with warehouse.connect(read_only=False) as con:
+    with warehouse.connect(read_only=False, vacuum=vacuum) as con:
         plan = delta.plan_build(con, as_of, delta.build_fingerprint(), max_share,
                                 allow_delta=enabled and not full, ref_categories=refs)
         if full and enabled:
@@ -225,7 +227,8 @@ def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = Fa
 def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: TransformConfig,
                       warehouse: WarehouseResource):
     as_of = resolve_as_of(config.as_of, context.run.tags if context.run else None)
-    plan, build_id = plan_evaluation(warehouse, as_of, full=config.full_build)
+    vacuum = vacuum_in(context)
+    plan, build_id = plan_evaluation(warehouse, as_of, full=config.full_build, vacuum=vacuum)
     context.log.info(f"dbt build as of {as_of}: {plan.mode} ({plan.reason})")
     ok = False
     try:
@@ -238,7 +241,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
         if ok:
             keep_partial_parse(invocation.target_path, state_dir)
     finally:
-        with warehouse.connect(read_only=False) as con:
+        with warehouse.connect(read_only=False, vacuum=vacuum) as con:
             delta.record_end(con, build_id, ok)
         prune_invocation_targets(Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path)
     if not ok:
