@@ -108,8 +108,10 @@
     the partly filled ones the previous delta build appended, rewriting them — about 2 s
     for each of the three 9M-row record tables at 2 % of the subjects changed, the
     largest part of that checkpoint (docs/performance.md, "The delta build's
-    checkpoint"). Left undone, the deleted rows stay marked until the next full build
-    rewrites every table; a full build comes with every new evaluation date. -#}
+    checkpoint"). The next checkpoint with vacuum does the merge, whatever it writes: in
+    the scheduled runs the build's bookkeeping right after dbt; the landing job's writers
+    defer it to those runs (pipelines/defs/resources.py DEFER_VACUUM). A full build (every
+    build for another evaluation date) writes every table anew. -#}
 {% macro get_incremental_subject_delta_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
