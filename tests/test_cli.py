@@ -109,8 +109,25 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
     assert main(["demo-data", "--subjects", "300", "--seed", "7", "--batches", "1"]) == 0
     assert any((credit_env / "inbox").rglob("*.*"))
 
+    # Every warehouse connection the runs open: (read-only, vacuum).
+    from pipelines.defs.resources import WarehouseResource
+
+    connections: list[tuple[bool, bool]] = []
+    real_connect = WarehouseResource.connect
+
+    def spy_connect(self, read_only=None, *, vacuum=True):
+        connections.append((self.read_only if read_only is None else read_only, vacuum))
+        return real_connect(self, read_only, vacuum=vacuum)
+
+    monkeypatch.setattr(WarehouseResource, "connect", spy_connect)
+
     # What the inbox sensor runs when a batch lands: everything but the extracts.
     assert main(["run", "--landing", "--as-of", "2026-11-20"]) == 0
+    # ... its writers (ingest, code governance, the dbt step's bookkeeping) leave DuckDB's
+    # vacuum to the next scheduled run
+    writers = [vacuum for read_only, vacuum in connections if not read_only]
+    assert len(writers) >= 4 and not any(writers), connections
+    connections.clear()
     out = capsys.readouterr().out
     assert "Files (audit.loads)" in out and "succeeded" in out and "Landing run" in out
     warehouse = credit_env / "warehouse" / "credit.duckdb"
@@ -143,6 +160,8 @@ def test_demo_data_then_run_then_a_later_delivery(credit_env, capsys, monkeypatc
 
     # The whole graph on the same inbox: nothing new to load, the extracts written.
     assert main(["run", "--as-of", "2026-11-20"]) == 0
+    writers = [vacuum for read_only, vacuum in connections if not read_only]
+    assert len(writers) >= 4 and all(writers), connections  # with DuckDB's vacuum
     out = capsys.readouterr().out
     assert "This run: 0 new file(s)" in out and "Landing run" not in out
     # ... and the landed files validated for the Data Docs: still to validate, so staged
