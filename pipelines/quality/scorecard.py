@@ -545,9 +545,15 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
     m = split.merge(state.outcome_split, on="source_file", how="left", suffixes=("", "_before"))
     moved = m.loc[(m["rows_loaded"] != m["rows_loaded_before"]) | (m["rows_superseded"] != m["rows_superseded_before"]),
                   "source_file"]
+    # The files touched by the conflicts are only looked for (a join of every reference
+    # with every record) when the new and moved files alone do not already mean a
+    # recount of all: the share only grows with them.
+    redo_set = set(new) | set(moved)
+    if _recount_all(split, redo_set, catalogue):
+        return per_file, _refs_by_file(con, catalogue)
     touched = _files_of_codes(con, catalogue, conflicts ^ set(state.conflicts["uscc"]))
-    redo = sorted(set(new) | set(moved) | touched)
-    if _recount_all(split, set(redo), catalogue):
+    redo = sorted(redo_set | touched)
+    if touched - redo_set and _recount_all(split, set(redo), catalogue):
         return per_file, _refs_by_file(con, catalogue)
     refs = state.refs_by_file[~state.refs_by_file["source_file"].isin(redo)]
     if redo:

@@ -274,4 +274,11 @@ def test_a_batch_touching_most_rows_counts_every_file(tmp_path, wh, catalogue, m
             update raw.admin_penalty set is_current = false where source_file = '{F1}' and source_row = 1;
             delete from codes.subject_refs where record_id = (select record_id from raw.admin_penalty
                 where source_file = '{F1}' and source_row = 1)""")
+    looked_up: list = []
+    real_files_of_codes = scorecard._files_of_codes
+    monkeypatch.setattr(scorecard, "_files_of_codes",
+                        lambda *a, **k: looked_up.append(1) or real_files_of_codes(*a, **k))
     assert check(wh, catalogue, state, spy) == ([], [[F1]] if counted == "the touched file" else [None])
+    # above the share, the files of the codes entering or leaving the conflicts (a join of
+    # every reference with every record) are not looked for: every file is counted anyway
+    assert bool(looked_up) == (counted == "the touched file")
