@@ -128,7 +128,7 @@ STATE_TABLES: dict[str, list[tuple[str, str]]] = {
 # coarse timestamps (the "racy" case of git's index).
 STABLE_AFTER_NS = 2_000_000_000
 # files prepared ahead of the one being written (catalogs/ingest.yaml: prepare_ahead)
-DEFAULT_PREPARE_AHEAD = 1
+DEFAULT_PREPARE_AHEAD = 2
 
 # Test hook: called inside the file's transaction right after the raw insert.
 _after_raw_insert: Callable[[InboxFile], None] | None = None
@@ -678,14 +678,16 @@ def _process(run: _Run, f: InboxFile) -> FileResult:
 
 
 def _processed(run: _Run, files: list[InboxFile], ahead: int) -> Iterator[tuple[InboxFile, FileResult]]:
-    """Each file's result in delivery order; with ``ahead`` > 0 the next files are prepared
-    in a thread while one is written (parsing and validation in polars overlap DuckDB's
-    insert and commit). Results and their order are the same either way."""
+    """Each file's result in delivery order; with ``ahead`` > 0 the next ``ahead`` files are
+    prepared in as many threads while one is written (parsing and validation in polars
+    overlap DuckDB's insert and commit, and two files' validations, much of them pandera's
+    Python per check, overlap each other). Results and their order are the same either
+    way."""
     if ahead <= 0 or len(files) < 2:
         for f in files:
             yield f, _process(run, f)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="ingest-prepare") as pool:
         pending: deque = deque()
         try:
             for f in files:
