@@ -681,6 +681,48 @@ def _prepare_register(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key:
     return prepared, _register_entries(prepared)
 
 
+def _entries_since(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes,
+                   categories: list[tuple[Category, set[str]]]) -> pl.DataFrame:
+    """The register entries of an incremental run whose register changed, from the previous
+    run's (codes.register_entries) instead of every registration row: an entry is a
+    function of its own registration row alone (:func:`_prepare`, :func:`_register_entries`,
+    under the same rules and key — which an incremental run has), and raw rows never change
+    but for ``is_current``. So the entries are the previous ones whose record is still
+    current plus those of the current rows not seen before — prepared alone, about 1 % of
+    the register in a 1 % batch. Leaves ``_codes_entries_out`` (previous entries no longer
+    current) and ``_codes_entries_in`` (the new ones) for :func:`_diff_changes`, which the
+    full comparison would find: the previous entries have unique record ids
+    (:func:`_register_shrank` forbids others), and no new row shares one with them. Like
+    :func:`_find_changes`, the new rows are checked for missing and repeated record ids
+    (by :func:`_register_shrank`, on the entries), not the unchanged ones."""
+    cols = ", ".join(ENTRY_COLUMNS)
+    reg = next(((cat, have) for cat, have in categories if cat.id == REGISTER), None)
+    if reg is None:
+        current_ids = "SELECT CAST(NULL AS VARCHAR) AS record_id WHERE FALSE"
+        new = pl.DataFrame(schema=REF_SCHEMA)
+    else:
+        cat, have = reg
+        current_ids = (f"SELECT CAST(record_id AS VARCHAR) AS record_id FROM raw.{_q(cat.id)} AS r "
+                       f"WHERE {_current(have)} AND record_id IS NOT NULL")
+        new = _read_refs(con, catalogue, cat, have, key, where=[
+            "(record_id IS NULL OR CAST(record_id AS VARCHAR) NOT IN "
+            "(SELECT record_id FROM codes.register_entries WHERE record_id IS NOT NULL))"])
+    added = _register_entries(_prepare(new, catalogue.subject_kinds["person"])).select(ENTRY_COLUMNS)
+    del new
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_entries_out AS
+        SELECT {cols} FROM codes.register_entries
+        WHERE record_id NOT IN ({current_ids})""")
+    _register_frame(con, "_codes_entries_added", added)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_in AS SELECT {cols} FROM _codes_entries_added")
+    finally:
+        con.unregister("_codes_entries_added")
+    kept = con.sql(f"""SELECT {cols} FROM codes.register_entries AS p
+                       WHERE NOT EXISTS (SELECT 1 FROM _codes_entries_out AS o WHERE o.record_id = p.record_id)"""
+                   ).pl().cast(dict.fromkeys(ENTRY_COLUMNS, pl.String))
+    return pl.concat([kept, added.cast(dict.fromkeys(ENTRY_COLUMNS, pl.String))])
+
+
 def _classify_refs(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: bytes, cfg: dict[str, Any],
                    categories: list[tuple[Category, set[str]]], index: _Index,
                    prepared: dict[str, pl.DataFrame], batch_rows: int, incremental: bool = False) -> None:
@@ -756,7 +798,7 @@ NARROW_DIFFERS = ("({a}.department_code, {a}.subject_id, {a}.resolved_uscc, {a}.
                   "{b}.method, {b}.confidence)")
 
 
-def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> None:
+def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool, entries_known: bool = False) -> None:
     """From the classified references (``_codes_new``), before the transaction:
 
     - ``_codes_changed`` — those whose row (DETAIL_COLUMNS) is not already published in
@@ -771,7 +813,8 @@ def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> Non
       there), and with ``register_changed`` the codes whose register entries changed
       (the register part of a subject is made of its code's entries only);
     - ``_codes_entries_out`` / ``_codes_entries_in`` — the register entries to delete from /
-      add to codes.register_entries (empty unless ``register_changed``).
+      add to codes.register_entries (empty unless ``register_changed``; with
+      ``entries_known`` as :func:`_entries_since` left them).
     """
     cols = ", ".join(DETAIL_COLUMNS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_changed AS
@@ -793,10 +836,11 @@ def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> Non
         UNION SELECT new_id FROM _codes_pairs WHERE NOT existed OR differs
         UNION SELECT old_id FROM _codes_pairs WHERE existed AND differs""")
     ec = ", ".join(ENTRY_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_out AS SELECT {ec} FROM codes.register_entries "
-                + (f"EXCEPT SELECT {ec} FROM _codes_entries" if register_changed else "WHERE FALSE"))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_in AS SELECT {ec} FROM _codes_entries "
-                + (f"EXCEPT SELECT {ec} FROM codes.register_entries" if register_changed else "WHERE FALSE"))
+    if not entries_known:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_out AS SELECT {ec} FROM codes.register_entries "
+                    + (f"EXCEPT SELECT {ec} FROM _codes_entries" if register_changed else "WHERE FALSE"))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_in AS SELECT {ec} FROM _codes_entries "
+                    + (f"EXCEPT SELECT {ec} FROM codes.register_entries" if register_changed else "WHERE FALSE"))
     con.execute("""CREATE OR REPLACE TEMP TABLE _codes_affected AS
         SELECT subject_id FROM _codes_gone
         UNION SELECT new_id FROM _codes_pairs
@@ -1033,16 +1077,23 @@ CONFLICTS_SQL = """
 WITH regs AS (
     SELECT code AS uscc, name, name_norm FROM _codes_all_registrations WHERE code IS NOT NULL
 ),
+-- the groups with a conflict first, then their lists: a sorted list for each of the
+-- million codes and names costs ten times the grouping (1.3 s against 0.13 s at 1M)
 dup AS (
     SELECT uscc, list(DISTINCT name_norm ORDER BY name_norm) AS names
-    FROM regs GROUP BY uscc HAVING count(DISTINCT name_norm) > 1
+    FROM regs
+    WHERE uscc IN (SELECT uscc FROM regs GROUP BY uscc HAVING count(DISTINCT name_norm) > 1)
+    GROUP BY uscc
 ),
 cur AS (
     SELECT code AS uscc, subject_name AS name, name_norm FROM _codes_entries
 ),
 multi AS (
     SELECT name_norm, list(DISTINCT uscc ORDER BY uscc) AS codes
-    FROM cur WHERE name_norm IS NOT NULL GROUP BY name_norm HAVING count(DISTINCT uscc) > 1
+    FROM cur
+    WHERE name_norm IN (SELECT name_norm FROM cur WHERE name_norm IS NOT NULL
+                        GROUP BY name_norm HAVING count(DISTINCT uscc) > 1)
+    GROUP BY name_norm
 )
 SELECT DISTINCT 'duplicate_code' AS kind, r.uscc, r.name,
        '重码：代码 ' || r.uscc || ' 登记于 ' || CAST(len(d.names) AS VARCHAR) || ' 个不同名称：'
@@ -1162,7 +1213,10 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         # per million references that DuckDB's memory limit does not cap. The published
         # tables are then replaced (in full) or updated (incrementally) in one transaction.
         prepared: dict[str, pl.DataFrame] = {}
-        if plan.register_changed:
+        entries_since = plan.register_changed and plan.reason is None
+        if entries_since:  # incremental: the previous entries and the registration rows new since
+            entries = _entries_since(con, catalogue, key, categories)
+        elif plan.register_changed:
             prepared[REGISTER], entries = _prepare_register(con, catalogue, key, categories)
         else:  # the registration rows are as the previous run prepared them
             entries = con.sql(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM codes.register_entries").pl().cast(
@@ -1174,12 +1228,17 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
             plan.reason = "待解析记录的记录编号缺失或重复"
         if plan.reason is not None and not plan.register_changed:
             plan.register_changed = True  # a full run publishes every table
+        if plan.reason is not None and entries_since:
+            # falling back to a full run: its entries from every registration row, as ever
+            con.unregister("_codes_entries")
+            prepared[REGISTER], entries = _prepare_register(con, catalogue, key, categories)
+            _register_frame(con, "_codes_entries", entries)
         index = _Index.of(entries)
         del entries
         if plan.reason is None:
             prepared.clear()  # the register's rows to classify are read with the others
             _classify_refs(con, catalogue, key, cfg, categories, index, prepared, batch_rows, incremental=True)
-            _diff_changes(con, plan.register_changed)
+            _diff_changes(con, plan.register_changed, entries_known=entries_since)
             counts = dict(zip(("classified", "changed", "removed"), con.execute(
                 "SELECT (SELECT count(*) FROM _codes_new), (SELECT count(*) FROM _codes_changed), "
                 "(SELECT count(*) FROM _codes_gone)").fetchall()[0], strict=True))
