@@ -798,7 +798,7 @@ NARROW_DIFFERS = ("({a}.department_code, {a}.subject_id, {a}.resolved_uscc, {a}.
                   "{b}.method, {b}.confidence)")
 
 
-def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool, entries_known: bool = False) -> None:
+def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> None:
     """From the classified references (``_codes_new``), before the transaction:
 
     - ``_codes_changed`` — those whose row (DETAIL_COLUMNS) is not already published in
@@ -813,8 +813,8 @@ def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool, entrie
       there), and with ``register_changed`` the codes whose register entries changed
       (the register part of a subject is made of its code's entries only);
     - ``_codes_entries_out`` / ``_codes_entries_in`` — the register entries to delete from /
-      add to codes.register_entries (empty unless ``register_changed``; with
-      ``entries_known`` as :func:`_entries_since` left them).
+      add to codes.register_entries: as :func:`_entries_since` left them when
+      ``register_changed``, else empty.
     """
     cols = ", ".join(DETAIL_COLUMNS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_changed AS
@@ -835,12 +835,10 @@ def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool, entrie
         SELECT subject_id FROM _codes_gone
         UNION SELECT new_id FROM _codes_pairs WHERE NOT existed OR differs
         UNION SELECT old_id FROM _codes_pairs WHERE existed AND differs""")
-    ec = ", ".join(ENTRY_COLUMNS)
-    if not entries_known:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_out AS SELECT {ec} FROM codes.register_entries "
-                    + (f"EXCEPT SELECT {ec} FROM _codes_entries" if register_changed else "WHERE FALSE"))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_entries_in AS SELECT {ec} FROM _codes_entries "
-                    + (f"EXCEPT SELECT {ec} FROM codes.register_entries" if register_changed else "WHERE FALSE"))
+    if not register_changed:
+        ec = ", ".join(ENTRY_COLUMNS)
+        for t in ("_codes_entries_out", "_codes_entries_in"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT {ec} FROM codes.register_entries WHERE FALSE")
     con.execute("""CREATE OR REPLACE TEMP TABLE _codes_affected AS
         SELECT subject_id FROM _codes_gone
         UNION SELECT new_id FROM _codes_pairs
@@ -1238,7 +1236,7 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         if plan.reason is None:
             prepared.clear()  # the register's rows to classify are read with the others
             _classify_refs(con, catalogue, key, cfg, categories, index, prepared, batch_rows, incremental=True)
-            _diff_changes(con, plan.register_changed, entries_known=entries_since)
+            _diff_changes(con, plan.register_changed)  # entries_since == plan.register_changed here
             counts = dict(zip(("classified", "changed", "removed"), con.execute(
                 "SELECT (SELECT count(*) FROM _codes_new), (SELECT count(*) FROM _codes_changed), "
                 "(SELECT count(*) FROM _codes_gone)").fetchall()[0], strict=True))

@@ -548,13 +548,15 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
     # The files touched by the conflicts are only looked for (a join of every reference
     # with every record) when the new and moved files alone do not already mean a
     # recount of all: the share only grows with them.
-    redo_set = set(new) | set(moved)
-    if _recount_all(split, redo_set, catalogue):
+    redo = set(new) | set(moved)
+    recount = _recount_all(split, redo, catalogue)
+    if not recount:
+        touched = _files_of_codes(con, catalogue, conflicts ^ set(state.conflicts["uscc"]))
+        recount = bool(touched - redo) and _recount_all(split, redo | touched, catalogue)
+        redo |= touched
+    if recount:
         return per_file, _refs_by_file(con, catalogue)
-    touched = _files_of_codes(con, catalogue, conflicts ^ set(state.conflicts["uscc"]))
-    redo = sorted(redo_set | touched)
-    if touched - redo_set and _recount_all(split, set(redo), catalogue):
-        return per_file, _refs_by_file(con, catalogue)
+    redo = sorted(redo)
     refs = state.refs_by_file[~state.refs_by_file["source_file"].isin(redo)]
     if redo:
         refs = pd.concat([refs, _refs_by_file(con, catalogue, files=redo)], ignore_index=True)

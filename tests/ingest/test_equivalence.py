@@ -206,3 +206,32 @@ def test_direct_and_distinct_normalisation_agree(tmp_path, monkeypatch):
         ).to_series().sum() if typed else 0
     assert categories == set(catalogue.categories)
     assert unparsed > 0
+
+
+def test_files_ahead_are_prepared_at_the_same_time(tmp_path, monkeypatch):
+    """With ``prepare_ahead`` 2 (the catalogue's setting) the two files ahead are prepared
+    in two threads at once, not one after the other: the first two preparations wait for
+    each other at a barrier, which a single preparing thread never passes."""
+    import threading
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.demo import generate_demo
+    from pipelines.ingest import ingest_inbox, load
+    from pipelines.settings import Paths
+
+    catalogue = load_catalogue()
+    assert int(catalogue.setting("ingest.prepare_ahead")) == 2
+    generate_demo(tmp_path, subjects=100, seed=SEED, error_rate=ERROR_RATE, catalogue=catalogue)
+    barrier = threading.Barrier(2, timeout=20)
+    met: list[bool] = []
+    prepare = load._prepare
+
+    def meeting_prepare(run, f):
+        if len(met) < 2:
+            met.append(True)
+            barrier.wait()  # BrokenBarrierError after 20 s when no second thread comes
+        return prepare(run, f)
+
+    monkeypatch.setattr(load, "_prepare", meeting_prepare)
+    report = ingest_inbox(Paths(tmp_path).ensure(), catalogue, key=KEY)
+    assert met == [True, True] and len(report.files) > 2
