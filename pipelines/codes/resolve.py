@@ -87,7 +87,7 @@ PERSON_PREFIX = "P"
 NAME_PREFIX = "N"
 CANDIDATE_SEP = "、"
 # Bump when the rules or what they write change: the next run is then a full resolution.
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: codes.subject_refs.source_file
 # Generations of codes.subject_changes kept (older ones are deleted by each run).
 KEEP_GENERATIONS = 50
 
@@ -614,8 +614,10 @@ SUBJECT_ID_SQL = f"""
     END"""
 
 
+# codes.subject_refs: one row per current record naming a subject (source_file: the file of the
+# record, which the quality step counts the references by).
 SUBJECT_REF_COLUMNS = ["record_id", "category", "department_code", "subject_id", "resolved_uscc",
-                       "status", "method", "confidence"]
+                       "status", "method", "confidence", "source_file"]
 # codes.ref_details: a classified reference whole (no full ID number: its hash and mask).
 DETAIL_TYPES = {**{name: SQL_TYPES[dtype] for name, dtype in REF_COLUMNS.items()}, "subject_id": "VARCHAR"}
 DETAIL_COLUMNS = list(DETAIL_TYPES)
@@ -1141,9 +1143,8 @@ def _publish_full(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TABLE codes.subjects AS {_subjects_sql()}")
     con.execute("""CREATE OR REPLACE TABLE codes.register AS
         SELECT * FROM codes.subjects WHERE in_register ORDER BY subject_id""")
-    con.execute("""CREATE OR REPLACE TABLE codes.subject_refs AS
-        SELECT record_id, category, department_code, subject_id, resolved_uscc, status, method,
-               confidence
+    con.execute(f"""CREATE OR REPLACE TABLE codes.subject_refs AS
+        SELECT {', '.join(SUBJECT_REF_COLUMNS)}
         FROM _codes_subject_refs ORDER BY category, record_id""")
     con.execute(f"""CREATE OR REPLACE TABLE audit.code_resolutions AS
         SELECT {', '.join(RESOLUTION_COLUMNS)}

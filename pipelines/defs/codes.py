@@ -23,7 +23,8 @@ OUTPUTS = {
     "natural persons (pseudonymous id, masked ID number).",
     ("codes", "register"): "The subject register (登记注册) as resolved.",
     ("codes", "subject_refs"): "One row per current record naming a subject: its subject_id, "
-    "how it was resolved (status, method, confidence). Every later stage joins through it.",
+    "how it was resolved (status, method, confidence) and the delivered file of the record "
+    "(source_file). Every later stage joins through it.",
     ("audit", "code_resolutions"): "Every subject reference not valid as delivered: original value, "
     "resolved USCC, method, confidence, status (repaired / ambiguous / unresolved / unknown_subject).",
     ("audit", "code_conflicts"): "重码 (one code, several subjects) and 多码 (one name, several codes).",

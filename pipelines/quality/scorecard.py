@@ -337,40 +337,53 @@ def _subject_tables(con, catalogue: Catalogue, categories: set[str] | None = Non
     ]
 
 
+def _refs_relation(con, catalogue: Catalogue, files: str | None = None) -> str:
+    """``codes.subject_refs`` with the ``source_file`` of each reference's record — its own
+    column (code governance writes it); a warehouse whose code governance has not run
+    since it was added gets it from the raw tables (a join of every reference with every
+    record). ``files``: only the references of those files' records."""
+    where = f" where {_in_files('source_file', files)}" if files is not None else ""
+    if "source_file" in _columns(con, "codes", "subject_refs"):
+        return f"(select * from codes.subject_refs{where})"
+    unions = [f"select record_id, source_file from raw.{_q(c)}{where}" for c in _subject_tables(con, catalogue)]
+    if not unions:
+        return "(select *, cast(null as varchar) as source_file from codes.subject_refs where false)"
+    return (f"(select s.*, r.source_file from codes.subject_refs s"
+            f" join ({' union all '.join(unions)}) r on r.record_id = s.record_id)")
+
+
 def _consistency_sql(con, catalogue: Catalogue, files: str | None = None, pairs: str | None = None) -> list[str]:
     """Reference counts per delivered file of the record (``source_file`` + the
-    reference's department and category + the record's batch), with the references'
+    reference's department and category + the file's batch), with the references'
     fingerprint (``refs_hash``: sum of a 64-bit hash of each one's record, status and
     resolved code — with the conflict codes, what the counts read; sums add up over any
-    split). ``files``: only
-    the references of those files' records; ``pairs``: a relation of (department_code,
-    category): only those references (code governance takes a reference's category from
-    the raw table of its record, so only those categories' tables are read)."""
+    split). ``files``: only the references of those files' records; ``pairs``: a relation
+    of (department_code, category): only those references. A file's batch is that of its
+    path (``audit.loads``: every load of a path has the path's batch)."""
     if not codes_available(con):
-        return []
-    cats = None
-    if pairs:
-        cats = {r[0] for r in con.execute(f"select distinct category from {pairs}").fetchall()}
-    where = f" where {_in_files('source_file', files)}" if files is not None else ""
-    unions = [f"select record_id, source_file, batch, batch_date from raw.{_q(c)}{where}"
-              for c in _subject_tables(con, catalogue, cats)]
-    if not unions:
         return []
     only = (f" where exists (select 1 from {pairs} p where p.department_code is not distinct from s.department_code"
             " and p.category is not distinct from s.category)" if pairs else "")
     conflict = _conflict_expr(con)
     return [
         f"""
-        select r.source_file, s.department_code, s.category, r.batch, r.batch_date,
-               count(*) as refs_total,
-               count(*) filter (where s.status in ('valid', 'person')) as refs_ok,
-               count(*) filter (where s.status = 'repaired') as refs_repaired,
-               count(*) filter (where s.status in ('ambiguous', 'unresolved')) as refs_unresolved,
-               count(*) filter (where s.status = 'unknown_subject') as refs_unknown,
-               count(*) filter (where {conflict}) as refs_conflict,
-               cast(sum(hash(s.record_id, s.status, s.resolved_uscc)) as varchar) as refs_hash
-        from codes.subject_refs s join ({' union all '.join(unions)}) r on r.record_id = s.record_id{only}
-        group by all
+        with per_file as (
+            select s.source_file, s.department_code, s.category,
+                   count(*) as refs_total,
+                   count(*) filter (where s.status in ('valid', 'person')) as refs_ok,
+                   count(*) filter (where s.status = 'repaired') as refs_repaired,
+                   count(*) filter (where s.status in ('ambiguous', 'unresolved')) as refs_unresolved,
+                   count(*) filter (where s.status = 'unknown_subject') as refs_unknown,
+                   count(*) filter (where {conflict}) as refs_conflict,
+                   cast(sum(hash(s.record_id, s.status, s.resolved_uscc)) as varchar) as refs_hash
+            from {_refs_relation(con, catalogue, files)} s{only}
+            group by all)
+        select f.source_file, f.department_code, f.category, b.batch, b.batch_date,
+               f.refs_total, f.refs_ok, f.refs_repaired, f.refs_unresolved, f.refs_unknown, f.refs_conflict,
+               f.refs_hash
+        from per_file f
+        left join (select source_file, min(batch) as batch, min(batch_date) as batch_date
+                   from audit.loads group by source_file) b on b.source_file = f.source_file
         """
     ]
 
@@ -477,13 +490,9 @@ def _files_of_codes(con, catalogue: Catalogue, codes: set[str]) -> set[str]:
     """The files of the records whose references resolve to one of ``codes``."""
     if not codes:
         return set()
-    unions = [f"select record_id, source_file from raw.{_q(c)}" for c in _subject_tables(con, catalogue)]
-    if not unions:
-        return set()
     with _with_relation(con, "_quality_codes", pd.DataFrame({"uscc": sorted(codes)}, dtype=object)) as rel:
         return {r[0] for r in con.execute(
-            f"""select distinct r.source_file from codes.subject_refs s
-                join ({' union all '.join(unions)}) r on r.record_id = s.record_id
+            f"""select distinct s.source_file from {_refs_relation(con, catalogue)} s
                 where s.resolved_uscc in (select uscc from {rel})"""
         ).fetchall()}
 

@@ -129,13 +129,13 @@ def build_warehouse(path, catalogue, with_codes=True):
 
     if with_codes:
         refs = pd.DataFrame([
-            dict(record_id=_rid(F1, 1), category="admin_penalty", department_code="scjg", subject_id=USCC[0], resolved_uscc=USCC[0], status="valid", method=None, confidence=1.0),
-            dict(record_id=_rid(F1, 2), category="admin_penalty", department_code="scjg", subject_id=USCC[1], resolved_uscc=USCC[1], status="valid", method=None, confidence=1.0),
-            dict(record_id=_rid(F1, 3), category="admin_penalty", department_code="scjg", subject_id=USCC[2], resolved_uscc=USCC[2], status="repaired", method="check_digit", confidence=0.9),
-            dict(record_id=_rid(F2, 1), category="admin_penalty", department_code="scjg", subject_id="N0000", resolved_uscc=None, status="unresolved", method=None, confidence=0.0),
-            dict(record_id=_rid(F2, 2), category="admin_penalty", department_code="scjg", subject_id=USCC[5], resolved_uscc=USCC[5], status="valid", method=None, confidence=1.0),
-            dict(record_id=_rid(F4, 1), category="admin_penalty", department_code="sthj", subject_id=USCC[6], resolved_uscc=USCC[6], status="valid", method=None, confidence=1.0),
-            dict(record_id=_rid(F4, 2), category="admin_penalty", department_code="sthj", subject_id=USCC[0], resolved_uscc=USCC[0], status="unknown_subject", method=None, confidence=1.0),
+            dict(record_id=_rid(F1, 1), category="admin_penalty", department_code="scjg", subject_id=USCC[0], resolved_uscc=USCC[0], status="valid", method=None, confidence=1.0, source_file=F1),
+            dict(record_id=_rid(F1, 2), category="admin_penalty", department_code="scjg", subject_id=USCC[1], resolved_uscc=USCC[1], status="valid", method=None, confidence=1.0, source_file=F1),
+            dict(record_id=_rid(F1, 3), category="admin_penalty", department_code="scjg", subject_id=USCC[2], resolved_uscc=USCC[2], status="repaired", method="check_digit", confidence=0.9, source_file=F1),
+            dict(record_id=_rid(F2, 1), category="admin_penalty", department_code="scjg", subject_id="N0000", resolved_uscc=None, status="unresolved", method=None, confidence=0.0, source_file=F2),
+            dict(record_id=_rid(F2, 2), category="admin_penalty", department_code="scjg", subject_id=USCC[5], resolved_uscc=USCC[5], status="valid", method=None, confidence=1.0, source_file=F2),
+            dict(record_id=_rid(F4, 1), category="admin_penalty", department_code="sthj", subject_id=USCC[6], resolved_uscc=USCC[6], status="valid", method=None, confidence=1.0, source_file=F4),
+            dict(record_id=_rid(F4, 2), category="admin_penalty", department_code="sthj", subject_id=USCC[0], resolved_uscc=USCC[0], status="unknown_subject", method=None, confidence=1.0, source_file=F4),
         ])
         con.register("refs_df", refs)
         con.execute("create table codes.subject_refs as select * from refs_df")

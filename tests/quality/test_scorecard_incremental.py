@@ -117,6 +117,11 @@ def test_incremental_equals_full_on_a_sequence_of_batches(tmp_path, catalogue, m
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     try:
         assert con.execute("select count(*) from audit.row_outcomes where outcome = 'superseded'").fetchone()[0] > 0
+        # Code governance writes each reference's file: that of its raw record.
+        tables = [c.id for c in catalogue.categories.values() if c.has_subject and c.subject_ref_fields]
+        records = " union all ".join(f"select record_id, source_file from raw.{t}" for t in tables)
+        assert con.execute(f"""select count(*), count(*) filter (where r.source_file is distinct from s.source_file)
+                               from codes.subject_refs s left join ({records}) r using (record_id)""").fetchone()[1] == 0
         # Nothing new: the kept counts are the answer, nothing is recomputed.
         spy.reset()
         pd.testing.assert_frame_equal(grain_counts(con, catalogue, state), full_grain_counts(con, catalogue))
@@ -135,6 +140,22 @@ def wh(tmp_path, warehouse):
     db = tmp_path / "credit.duckdb"
     shutil.copy(warehouse, db)
     return db
+
+
+def test_references_without_their_file_column(wh, catalogue):
+    """A warehouse whose code governance has not run since codes.subject_refs got its
+    ``source_file`` column: the files are read from the raw tables, same counts."""
+    con = duckdb.connect(str(wh))
+    try:
+        want = full_grain_counts(con, catalogue)
+        pd.testing.assert_frame_equal(grain_counts(con, catalogue), want)
+        con.execute("update codes.subject_refs set source_file = 'scjg/20251020/admin_penalty.csv'")
+        assert not grain_counts(con, catalogue).equals(want)  # the column is what is read
+        con.execute("alter table codes.subject_refs drop column source_file")
+        pd.testing.assert_frame_equal(grain_counts(con, catalogue), want)
+        assert scorecard._files_of_codes(con, catalogue, {scorecard._conflict_codes(con).pop()}) == {"scjg/20251009/admin_penalty.csv"}
+    finally:
+        con.close()
 
 
 def test_changes_the_state_must_notice(tmp_path, wh, catalogue, monkeypatch):
