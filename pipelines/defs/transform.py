@@ -18,6 +18,7 @@
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import shutil
 import time
@@ -217,6 +218,10 @@ def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = Fa
         return plan, delta.record_start(con, plan)
 
 
+def _manifest() -> dict:
+    return json.loads(Path(credit_dbt_project.manifest_path).read_text(encoding="utf-8"))
+
+
 @dbt_assets(
     manifest=credit_dbt_project.manifest_path,
     project=credit_dbt_project,
@@ -234,7 +239,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
     try:
         state_dir = warehouse.paths.dbt_state
         with _absolute_data_dir(), delta.dbt_environment(plan):
-            invocation = dbt.cli(delta.dbt_build_args(plan), context=context, raise_on_error=False,
+            invocation = dbt.cli(delta.dbt_build_args(plan, _manifest()), context=context, raise_on_error=False,
                                  target_path=invocation_target(dbt, context, state_dir))
             yield from invocation.stream()
             ok = invocation.is_successful()

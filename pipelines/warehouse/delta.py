@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -252,12 +252,27 @@ def dbt_environment(plan: BuildPlan) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dbt_build_args(plan: BuildPlan) -> list[str]:
+def seed_only_tests(manifest: Mapping[str, Any]) -> list[str]:
+    """The names of the data tests whose every parent is a seed (the parameters' own
+    tests: unique grades, accepted values, …), from dbt's ``manifest`` (as JSON)."""
+    nodes = manifest.get("nodes", {})
+    return sorted(
+        n["name"] for n in nodes.values()
+        if n.get("resource_type") == "test" and (parents := n.get("depends_on", {}).get("nodes"))
+        and all(p.startswith("seed.") for p in parents)
+    )
+
+
+def dbt_build_args(plan: BuildPlan, manifest: Mapping[str, Any] | None = None) -> list[str]:
     """``dbt build`` arguments for the plan. A delta build skips the unit tests (they test
-    the models' logic on fixed inputs, not the data) and the seeds (the parameters in
-    catalogs/, loaded with their tests): both ran in the full build with the same
-    fingerprint, and every change of code or seed makes the next build full."""
+    the models' logic on fixed inputs, not the data), the seeds (the parameters in
+    catalogs/) and, given the ``manifest``, the data tests of the seeds alone
+    (:func:`seed_only_tests`): all ran in the full build with the same fingerprint, and
+    every change of code or seed makes the next build full. The tests that join a model
+    to a seed (relationships) read the data and run."""
     args = ["build"]
     if plan.is_delta:
         args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
+        if manifest is not None and (tests := seed_only_tests(manifest)):
+            args += ["--exclude", " ".join(tests)]  # one value: dagster-dbt re-parses --exclude
     return args

@@ -14,6 +14,7 @@ raw and codes tables and a delta build; a fresh warehouse of world 2 gets a full
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -39,13 +40,23 @@ def _dbt(root: Path, data_dir: Path, variables: dict) -> None:
     # the arguments the pipeline gives dbt for a full or a delta build
     plan = BuildPlan("delta" if variables.get("delta") else "full", "test", variables["as_of"], "",
                      since_generation=variables.get("since_generation"))
+    manifest = json.loads((root / "target" / "manifest.json").read_text()) if plan.is_delta else None
     with mock.patch.dict(os.environ, {"CREDIT_DATA_DIR": str(data_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
                                       **plan.dbt_env()}):
-        res = dbtRunner().invoke([*dbt_build_args(plan), *common])
+        res = dbtRunner().invoke([*dbt_build_args(plan, manifest), *common])
     assert res.success, [
         (r.node.name, str(r.status), r.message) for r in (res.result or [])
         if str(r.status) not in ("success", "pass")
     ] or res.exception
+    if manifest is not None:
+        # the seeds' own tests ran with the full build; the tests joining a model to a seed run
+        ran = {r.node.unique_id for r in res.result}
+        tests = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+        seed_only = {k for k, n in tests.items() if all(p.startswith("seed.") for p in n["depends_on"]["nodes"])}
+        to_seeds = {k for k, n in tests.items() if k not in seed_only
+                    and any(p.startswith("seed.") for p in n["depends_on"]["nodes"])}
+        assert seed_only and to_seeds and not seed_only & ran and to_seeds <= ran
+        assert {k for k in tests if k not in seed_only} <= ran
 
 
 def _deliver_world_2(w) -> None:

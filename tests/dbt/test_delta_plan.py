@@ -60,6 +60,20 @@ def test_first_build_is_full_then_changed_subjects_give_a_delta(con):
     assert delta.dbt_build_args(first) == ["build"]
     assert delta.dbt_build_args(p) == ["build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     assert "--vars" not in delta.dbt_build_args(first) + delta.dbt_build_args(p)
+    # with the manifest, a delta build leaves out the tests of seeds alone, not those reading a model
+    manifest = {"nodes": {
+        "test.x.not_null_grades_grade.4": {"resource_type": "test", "name": "not_null_grades_grade",
+                                           "depends_on": {"nodes": ["seed.x.grades"]}},
+        "test.x.unique_grades_grade.1": {"resource_type": "test", "name": "unique_grades_grade",
+                                         "depends_on": {"nodes": ["seed.x.grades"]}},
+        "test.x.relationships_a_b.2": {"resource_type": "test", "name": "relationships_a_b",
+                                       "depends_on": {"nodes": ["model.x.a", "seed.x.grades"]}},
+        "test.x.singular.3": {"resource_type": "test", "name": "singular", "depends_on": {"nodes": []}},
+        "seed.x.grades": {"resource_type": "seed", "name": "grades", "depends_on": {"nodes": []}},
+    }}
+    assert delta.seed_only_tests(manifest) == ["not_null_grades_grade", "unique_grades_grade"]
+    assert delta.dbt_build_args(p, manifest)[-2:] == ["--exclude", "not_null_grades_grade unique_grades_grade"]
+    assert delta.dbt_build_args(first, manifest) == ["build"]
 
 
 def test_dbt_environment_is_set_for_the_invocation_and_restored(con, monkeypatch):
