@@ -3,6 +3,7 @@
 import csv
 
 import duckdb
+import pandas as pd
 import pytest
 
 from pipelines.quality.scorecard import compute_scorecard, rejected_rows_frame, score
@@ -95,6 +96,24 @@ def test_masked_examples_and_csv(sc, warehouse, catalogue, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf") and ID_NO.encode() not in raw
     rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     assert len(rows) == 2 and rows[0]["来源文件"].startswith("scjg/")
+
+
+def test_rejected_csv_is_written_as_pandas_writes_it(tmp_path):
+    """The report's CSV writer (Polars) gives the bytes pandas' ``to_csv`` gave: BOM, header,
+    quotes only around a comma, a quote or a newline, dates as YYYY-MM-DD, a missing value
+    and an empty string both empty."""
+    from pipelines.quality.report import write_csv
+
+    frame = pd.DataFrame({
+        "来源文件": ["a/20260101/x.csv", "", None, "逗号,在内", '引号"在内', "换行\n在内", "  空格 ", "#", "NaN"],
+        "行号": [1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "报送日期": pd.to_datetime(["2026-01-01", None, "2026-12-31", "2026-01-01", "2026-01-01", "2026-01-01",
+                                "2026-01-01", "2026-01-01", "2026-01-01"]),
+        "原始数据（已脱敏）": ['{"统一社会信用代码": "9135**********0Y43", "注册号": null}', *["x"] * 8],
+    })
+    write_csv(frame, tmp_path / "polars.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "polars.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 def test_without_codes_tables(warehouse_no_codes, catalogue):
