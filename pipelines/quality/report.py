@@ -195,9 +195,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         *(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
           for c, t in out.schema.items() if t == pl.String),
     )
-    with open(path, "wb") as fh:
-        fh.write("\ufeff".encode())
-        out.write_csv(fh)
+    out.write_csv(path, include_bom=True)
 
 
 def write_report(data_dir: Path | str, con, catalogue: Catalogue, as_of: dt.date | None = None,

@@ -330,11 +330,8 @@ def _conflict_expr(con) -> str:
     return "false"
 
 
-def _subject_tables(con, catalogue: Catalogue, categories: set[str] | None = None) -> list[str]:
-    return [
-        c.id for c in catalogue.categories.values()
-        if c.has_subject and _table_exists(con, "raw", c.id) and (categories is None or c.id in categories)
-    ]
+def _subject_tables(con, catalogue: Catalogue) -> list[str]:
+    return [c.id for c in catalogue.categories.values() if c.has_subject and _table_exists(con, "raw", c.id)]
 
 
 def _refs_relation(con, catalogue: Catalogue, files: str | None = None) -> str:
@@ -554,9 +551,9 @@ def _incremental_parts(con, catalogue: Catalogue, state: GrainState, loads: pd.D
     m = split.merge(state.outcome_split, on="source_file", how="left", suffixes=("", "_before"))
     moved = m.loc[(m["rows_loaded"] != m["rows_loaded_before"]) | (m["rows_superseded"] != m["rows_superseded_before"]),
                   "source_file"]
-    # The files touched by the conflicts are only looked for (a join of every reference
-    # with every record) when the new and moved files alone do not already mean a
-    # recount of all: the share only grows with them.
+    # The files touched by the conflicts are only looked for (a scan of every reference)
+    # when the new and moved files alone do not already mean a recount of all: the share
+    # only grows with them.
     redo = set(new) | set(moved)
     recount = _recount_all(split, redo, catalogue)
     if not recount:

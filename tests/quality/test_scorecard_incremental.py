@@ -300,6 +300,6 @@ def test_a_batch_touching_most_rows_counts_every_file(tmp_path, wh, catalogue, m
     monkeypatch.setattr(scorecard, "_files_of_codes",
                         lambda *a, **k: looked_up.append(1) or real_files_of_codes(*a, **k))
     assert check(wh, catalogue, state, spy) == ([], [[F1]] if counted == "the touched file" else [None])
-    # above the share, the files of the codes entering or leaving the conflicts (a join of
-    # every reference with every record) are not looked for: every file is counted anyway
+    # above the share, the files of the codes entering or leaving the conflicts (a scan of
+    # every reference) are not looked for: every file is counted anyway
     assert bool(looked_up) == (counted == "the touched file")
