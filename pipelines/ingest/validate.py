@@ -19,6 +19,8 @@ ROW = "__row"  # 0-based position in the validation frame
 # Single dict operations only: safe from the ingest's preparing thread.
 _SCHEMAS: dict[tuple[str, SchemaContext], tuple[Category, Any, dict[tuple[str, str], Any]]] = {}
 _SCHEMAS_MAX = 64
+# (category id, context, fields) -> (the category object, the schema of those fields' columns)
+_SUBSCHEMAS: dict[tuple[str, SchemaContext, tuple[str, ...]], tuple[Category, Any]] = {}
 
 
 def _schema(category: Category, ctx: SchemaContext) -> tuple[Any, dict[tuple[str, str], Any]]:
@@ -33,29 +35,79 @@ def _schema(category: Category, ctx: SchemaContext) -> tuple[Any, dict[tuple[str
     return schema, checks
 
 
-def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -> pl.DataFrame:
-    """Rows failing at least one rule: ``__row`` (0-based), ``reasons`` (one sentence per
-    failed rule, joined by ``；``), ``rule_ids`` (list, in rule order)."""
-    empty = pl.DataFrame(
-        schema={ROW: pl.Int64, "reasons": pl.String, "rule_ids": pl.List(pl.String)}
-    )
+def _subschema(category: Category, ctx: SchemaContext, schema: Any, fields: tuple[str, ...]) -> Any:
+    hit = _SUBSCHEMAS.get((category.id, ctx, fields))
+    if hit is not None and hit[0] is category:
+        return hit[1]
+    sub = schema.select_columns(list(fields))
+    if len(_SUBSCHEMAS) >= _SCHEMAS_MAX:
+        _SUBSCHEMAS.clear()
+    _SUBSCHEMAS[(category.id, ctx, fields)] = (category, sub)
+    return sub
+
+
+def failing_fields(frame: pl.DataFrame, checks: dict[tuple[str, str], Any]) -> tuple[str, ...]:
+    """The fields (in ``checks``' order) with a rule that fails on at least one row: every
+    check's expression — the very expression its pandera check evaluates — reduced to one
+    boolean in a single polars pass over the frame."""
+    if not checks:
+        return ()
+    rcs = list(checks.values())
+    passed = frame.select([rc.passes.all().alias(f"c{i}") for i, rc in enumerate(rcs)]).row(0)
+    return tuple(dict.fromkeys(rc.field for rc, ok in zip(rcs, passed, strict=True) if not ok))
+
+
+FAILURES_SCHEMA = {"column": pl.String, "check": pl.String, "index": pl.Int64}
+
+
+def failure_cases(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -> pl.DataFrame:
+    """Pandera's ``failure_cases`` of the catalogue schema on ``frame``: ``column`` (the
+    field), ``check`` (the rule id), ``index`` (0-based row), one row per failing cell.
+
+    Two passes of the schema: its structure (every column there, of its type) on the whole
+    frame, then its data checks on the columns of the fields that :func:`failing_fields`
+    found failing somewhere. Pandera runs one query per check and column — a fixed cost
+    per file that a small file pays many times over its rows — and a check whose
+    expression holds on every row cannot fail in pandera either; so a clean file costs one
+    polars pass, and a file with errors gets from pandera exactly the failures a run of
+    the whole schema gives (``tests/ingest/test_equivalence.py``). A frame that does not fit
+    the schema's structure is a defect of the normalisation, not of the delivery: error."""
     if frame.height == 0:
-        return empty
+        return pl.DataFrame(schema=FAILURES_SCHEMA)
     import pandera.polars as pa  # lazily: a run with nothing to validate does not import it
+    from pandera.config import ValidationDepth, config_context
 
     schema, checks = _schema(category, ctx)
     try:
-        schema.validate(frame, lazy=True)
-        return empty
+        with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+            schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        fc = err.failure_cases
+        raise RuntimeError(f"{category.id}: the validation frame does not fit its pandera schema: "
+                           f"{err.failure_cases.head(5)}") from err
+    fields = failing_fields(frame, checks)
+    if not fields:
+        return pl.DataFrame(schema=FAILURES_SCHEMA)
+    try:
+        with config_context(validation_depth=ValidationDepth.DATA_ONLY):
+            _subschema(category, ctx, schema, fields).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return err.failure_cases.select(pl.col(c).cast(t) for c, t in FAILURES_SCHEMA.items())
+    return pl.DataFrame(schema=FAILURES_SCHEMA)
+
+
+def validate_frame(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -> pl.DataFrame:
+    """Rows failing at least one rule: ``__row`` (0-based), ``reasons`` (one sentence per
+    failed rule, joined by ``；``), ``rule_ids`` (list, in rule order), from
+    :func:`failure_cases`."""
+    empty = pl.DataFrame(
+        schema={ROW: pl.Int64, "reasons": pl.String, "rule_ids": pl.List(pl.String)}
+    )
+    fc = failure_cases(frame, category, ctx)
+    if fc.height == 0:
+        return empty
+    _, checks = _schema(category, ctx)
     field_pos = {f.name: i for i, f in enumerate(category.fields)}
     rule_pos = {r: i for i, r in enumerate(RULE_ORDER)}
-    fc = fc.select(
-        pl.col("column").cast(pl.String),
-        pl.col("check").cast(pl.String),
-        pl.col("index").cast(pl.Int64),
-    )
     pairs = set(fc.select("column", "check").unique().rows())
     unexplained = [p for p in pairs if p not in checks]
     if unexplained or fc["index"].null_count():

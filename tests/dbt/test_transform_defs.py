@@ -115,3 +115,69 @@ def test_a_builds_parse_state_is_kept_for_the_next(tmp_path):
         import shutil
 
         shutil.rmtree(target, ignore_errors=True)
+
+
+def test_a_full_build_prepares_the_parse_state_of_the_delta_build_after_it(tmp_path, monkeypatch):
+    """Beside a full build, ``dbt parse`` runs with the environment the next delta build
+    will have (delta, since the generation the full build included); its state replaces
+    the build's when both succeed, and is dropped when either failed."""
+    import os
+    from types import SimpleNamespace
+
+    from pipelines.defs import transform
+    from pipelines.warehouse.delta import BuildPlan
+
+    full = BuildPlan("full", "x", "2026-11-20", "fp", codes_generation=7)
+    nxt = transform.next_delta_plan(full)
+    assert nxt is not None and nxt.is_delta
+    assert nxt.dbt_env() == {"CREDIT_DBT_DELTA": "true", "CREDIT_DBT_AS_OF": "2026-11-20",
+                             "CREDIT_DBT_SINCE_GENERATION": "7"}
+    assert transform.next_delta_plan(nxt) is None  # after a delta build: its own state fits
+    assert transform.next_delta_plan(BuildPlan("full", "x", "2026-11-20", "fp")) is None
+
+    state = tmp_path / "dbt_state"
+    state.mkdir()
+    (state / "partial_parse.msgpack").write_bytes(b"kept by the last build")
+    seen: dict = {}
+
+    class FakeInvocation:
+        def __init__(self, target, ok):
+            self.target, self.ok, self.process = target, ok, None
+
+        def wait(self):
+            (self.target / "partial_parse.msgpack").write_bytes(b"parsed for the delta build")
+            return self
+
+        def is_successful(self):
+            return self.ok
+
+    def fake_cli(args, raise_on_error, target_path):
+        seen.update(args=args, env={k: os.environ.get(k) for k in nxt.dbt_env()},
+                    start=(target_path / "partial_parse.msgpack").read_bytes())
+        return FakeInvocation(target_path, seen.get("parse_ok", True))
+
+    dbt = SimpleNamespace(cli=fake_cli)
+    started = transform.start_delta_parse(dbt, full, state)
+    assert seen["args"] == ["parse"] and seen["env"] == nxt.dbt_env()
+    assert seen["start"] == b"kept by the last build"  # dbt parses from the kept state
+    target = started[1]
+    assert target.name.startswith("credit_dbt-parse-")
+    assert transform.finish_delta_parse(started, True, state)
+    assert (state / "partial_parse.msgpack").read_bytes() == b"parsed for the delta build"
+    assert not target.exists()  # a successful parse's folder is removed
+
+    # the build failed: the state stays the build's (here: the one kept before)
+    (state / "partial_parse.msgpack").write_bytes(b"kept by the last build")
+    started = transform.start_delta_parse(dbt, full, state)
+    assert not transform.finish_delta_parse(started, False, state)
+    assert (state / "partial_parse.msgpack").read_bytes() == b"kept by the last build"
+    # the parse failed: likewise, and its folder (with its dbt.log) stays
+    seen["parse_ok"] = False
+    started = transform.start_delta_parse(dbt, full, state)
+    assert not transform.finish_delta_parse(started, True, state)
+    assert (state / "partial_parse.msgpack").read_bytes() == b"kept by the last build"
+    assert started[1].exists()
+    import shutil
+
+    shutil.rmtree(started[1], ignore_errors=True)
+    assert transform.start_delta_parse(dbt, transform.next_delta_plan(full), state) is None

@@ -4,7 +4,7 @@
 -- The register as of the evaluation date: codes.subjects, with status, capital and
 -- establishment date from the registration version delivered by as_of when there is one.
 with registrations as (
-    {{ pit_versions('select * from (' ~ versions_with_subject(ref('stg_registration'), delta=true) ~ ') as vs where vs.subject_id is not null', partition_by='subject_id') }}
+    {{ pit_versions('select * from (' ~ versions_with_subject(ref('stg_registration'), delta=true, category='registration') ~ ') as vs where vs.subject_id is not null', partition_by='subject_id') }}
 )
 
 select
