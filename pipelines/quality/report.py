@@ -208,13 +208,19 @@ def write_report(data_dir: Path | str, con, catalogue: Catalogue, as_of: dt.date
     out_dir = quality_dir(data_dir) / sc.as_of.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     csvs = []
-    frames = rejected_rows_frames(con, catalogue, [d["code"] for d in sc.departments], rejected_state, full=full)
-    for d in sc.departments:
-        frame = frames[d["code"]]
-        path = out_dir / d["rejected_csv"]
-        write_csv(frame, path)
-        d["rejected_rows"] = len(frame)
-        csvs.append(path)
+    saving: list = []  # the rejected rows' state, written while the CSVs are
+    try:
+        frames = rejected_rows_frames(con, catalogue, [d["code"] for d in sc.departments], rejected_state,
+                                      full=full, saving=saving)
+        for d in sc.departments:
+            frame = frames[d["code"]]
+            path = out_dir / d["rejected_csv"]
+            write_csv(frame, path)
+            d["rejected_rows"] = len(frame)
+            csvs.append(path)
+    finally:
+        for future in saving:
+            future.result()
     if docs_index is None:
         from .gx_suites import docs_index as _docs
 

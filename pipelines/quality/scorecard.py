@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -925,10 +926,14 @@ def rejected_rows_frame(con, catalogue: Catalogue, department_code: str) -> pd.D
 
 
 def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], state_path: Path | str | None = None,
-                         *, full: bool = False) -> dict[str, pd.DataFrame]:
+                         *, full: bool = False, saving: list[Future] | None = None) -> dict[str, pd.DataFrame]:
     """:func:`rejected_rows_frame` of each department; with ``state_path``
     (:class:`pipelines.quality.incremental.RejectedState`) the rows already masked by an
-    earlier run are kept and only the new files' rows are masked. The same frames."""
+    earlier run are kept and only the new files' rows are masked. The same frames.
+    ``saving``: the state is written in a thread of its own and its future appended there
+    for the caller to wait on (:func:`pipelines.quality.report.write_report` writes the
+    CSVs meanwhile: the state is a DuckDB file of every rejected row, 0.6 s at 1M
+    subjects); else it is written before this returns."""
     from .incremental import RejectedState, grain_fingerprint
 
     if state_path is None:
@@ -947,10 +952,19 @@ def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], stat
                 fresh = _mask_rejected(con.execute(f"{_REJECTED_QUERY} where {_in_files('rr.source_file', rel)}").df(),
                                        catalogue)
             rows = pd.concat([rows, fresh], ignore_index=True) if len(rows) else fresh
-    RejectedState(files=loads, rows=rows).save(state_path, fingerprint)
+    state = RejectedState(files=loads, rows=rows)
+    if saving is None:
+        state.save(state_path, fingerprint)
+    else:  # rows is only read from here on, by both threads
+        saving.append(_STATE_WRITER.submit(state.save, state_path, fingerprint))
+    by_department = dict(tuple(rows.groupby("department_code", sort=False))) if len(rows) else {}
     out = {}
     for d in departments:
-        part = rows[rows["department_code"] == d]
+        part = by_department.get(d, rows.iloc[0:0])
         part = part.sort_values(_REJECTED_ORDER, na_position="last", kind="stable").reset_index(drop=True)
         out[d] = _rejected_csv_frame(part)
     return out
+
+
+# one state file written at a time, beside the report's other work (rejected_rows_frames)
+_STATE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-state")

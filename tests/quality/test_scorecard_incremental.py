@@ -60,12 +60,19 @@ def check(db: Path, catalogue, state: Path, spy: Spy | None = None) -> tuple[lis
         con.close()
 
 
-def check_rejected(db: Path, catalogue, state: Path) -> None:
-    """The report's masked rejected-row CSVs from the kept state == computed afresh."""
+def check_rejected(db: Path, catalogue, state: Path, background: bool = False) -> None:
+    """The report's masked rejected-row CSVs from the kept state == computed afresh.
+    ``background``: the state written in a thread, as the report does (and waited for:
+    the next check reads it)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         deps = [r[0] for r in con.execute("select distinct department_code from audit.loads order by 1").fetchall()]
-        kept = scorecard.rejected_rows_frames(con, catalogue, deps, state)
+        saving: list = []
+        kept = scorecard.rejected_rows_frames(con, catalogue, deps, state, saving=saving if background else None)
+        assert len(saving) == background
+        for future in saving:
+            future.result()
+        assert state.exists()
         for d in deps:
             want = scorecard.rejected_rows_frame(con, catalogue, d)
             pd.testing.assert_frame_equal(kept[d], want, check_dtype=False)
@@ -102,7 +109,7 @@ def test_incremental_equals_full_on_a_sequence_of_batches(tmp_path, catalogue, m
         finally:
             con.close()
         file_grain, _ = check(paths.warehouse, catalogue, state, spy)
-        check_rejected(paths.warehouse, catalogue, state.with_name("rejected_rows.duckdb"))
+        check_rejected(paths.warehouse, catalogue, state.with_name("rejected_rows.duckdb"), background=step % 2 == 1)
         if step:  # the state was used: completeness and timeliness of the new files only
             assert len(file_grain) == 1 and file_grain[0] is not None, file_grain
 
