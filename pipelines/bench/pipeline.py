@@ -14,7 +14,9 @@ For a scale of N subjects, in a fresh data directory:
    new batch folder, and ``credit run`` again, measured the same way;
 5. a second ~1 % batch (another seed and batch) and ``credit run --landing`` — what the
    inbox sensor runs when a batch lands: the whole graph but the department extracts,
-   which are delivered on schedule.
+   which are delivered on schedule;
+6. ``credit run --landing`` once more with nothing new: the fixed costs of a landing
+   (``landing_idle``), which no batch size changes.
 
 Rows per second are input data rows (``audit.row_outcomes``) per stage second, so the
 stages compare on one denominator. ::
@@ -354,6 +356,10 @@ def bench_pipeline(subjects: int = 1_000_000, out_dir: Path | str = "bench-outpu
                                                   activity=activity, redeliver_before=INCREMENT_BATCH)
         result["landing"] = measure_run(data_dir, workdir, "run_landing", landing=True)
         result["landing_vs_full"] = round(result["landing"]["seconds"] / result["full"]["seconds"], 3)
+        _partial(workdir, result)
+        # the same run again with nothing new: a landing's fixed costs, whatever the batch
+        result["landing_idle"] = measure_run(data_dir, workdir, "run_landing_idle", landing=True)
+        result["landing_idle_vs_full"] = round(result["landing_idle"]["seconds"] / result["full"]["seconds"], 3)
     result["total_seconds"] = round(time.perf_counter() - t_all, 1)
     result["targets"] = _targets(result)
     if not keep:

@@ -71,33 +71,37 @@ def render_pipeline(results: list[dict]) -> str:
             f"Machine: {render_machine(r['machine'])}; load before/after the full run "
             f"{full['loadavg_before']} → {full['loadavg_after']}.",
             "",
-            "| stage | full: s | rows/s | peak RSS | 1 % incremental: s | peak RSS | 1 % landing: s |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| stage | full: s | rows/s | peak RSS | 1 % incremental: s | peak RSS | 1 % landing: s "
+            "| landing, nothing new: s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         inc = r.get("incremental", {}).get("stages", {})
         land = r.get("landing", {}).get("stages", {})
+        idle = r.get("landing_idle", {}).get("stages", {})
         for name in STAGE_ORDER:
             st = r["demo"] if name == "demo" else full["stages"].get(name)
             if not st:
                 continue
             i = inc.get(name) if name != "demo" else None
             la = land.get(name) if name != "demo" else None
+            li = idle.get(name) if name != "demo" else None
             rps = st["rows_per_s"] if name not in ("startup+summary",) else None
             if name == "demo":
                 rps = st["rows_per_s"]
             lines.append(
                 f"| {name} | {st['seconds']}{_fail(st)} | {f'{rps:,}' if rps else '—'} | {_mb(st['peak_rss_mb'])} | "
                 f"{str(i['seconds']) + _fail(i) if i else '—'} | {_mb(i['peak_rss_mb']) if i else '—'} | "
-                f"{str(la['seconds']) + _fail(la) if la else '—'} |")
+                f"{str(la['seconds']) + _fail(la) if la else '—'} | {str(li['seconds']) + _fail(li) if li else '—'} |")
         fl = r["floor"]
         inc_rc = r.get("incremental", {}).get("returncode")
         lines.append(f"| **credit run total** | **{full['seconds']}** | {full['rows_per_s']:,} | "
                      f"{_mb(full['peak_rss_mb'])} | "
                      f"{str(r['incremental']['seconds']) + (' (stopped)' if inc_rc else '') if 'incremental' in r else '—'} | "
                      f"{_mb(r['incremental']['peak_rss_mb']) if 'incremental' in r else '—'} | "
-                     f"{str(r['landing']['seconds']) + (' (stopped)' if r['landing'].get('returncode') else '') if 'landing' in r else '—'} |")
+                     f"{str(r['landing']['seconds']) + (' (stopped)' if r['landing'].get('returncode') else '') if 'landing' in r else '—'} | "
+                     f"{r['landing_idle']['seconds'] if 'landing_idle' in r else '—'} |")
         lines.append(f"| floor: DuckDB `read_csv` of the {fl['files']} inbox CSVs | {fl['seconds']} | "
-                     f"{fl['rows_per_s']:,} | {_mb(fl['peak_rss_mb'])} | | | |")
+                     f"{fl['rows_per_s']:,} | {_mb(fl['peak_rss_mb'])} | | | | |")
         lines.append("")
         if "incremental" in r:
             b = r["increment_batch"]
@@ -129,6 +133,9 @@ def render_pipeline(results: list[dict]) -> str:
                          f"department extracts, which follow on schedule) on a second batch of {b['files']} "
                          f"files, {b['new_rows']:,} new rows + {b['redelivered_rows']:,} re-delivered rows: "
                          f"{r['landing']['seconds']} s = {tail}.")
+        if "landing_idle" in r:
+            lines.append(f"The same landing run again with nothing new — its fixed costs, whatever the batch: "
+                         f"{r['landing_idle']['seconds']} s = {r['landing_idle_vs_full']:.1%} of the full run.")
         lines.append("Targets: " + ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in r["targets"].items()))
         lines.append("")
     sc = scaling(results)

@@ -140,7 +140,9 @@ def _fake(subjects: int, rows: int, k: float) -> dict:
          "full": run, "incremental": run, "increment_batch": {"files": 1, "new_rows": 10, "redelivered_rows": 5},
          "incremental_vs_full": 1.0,
          "landing": {**run, "seconds": 0.4, "stages": {k: v for k, v in stages.items() if k != "extracts"}},
-         "landing_batch": {"files": 2, "new_rows": 12, "redelivered_rows": 6}, "landing_vs_full": 0.08}
+         "landing_batch": {"files": 2, "new_rows": 12, "redelivered_rows": 6}, "landing_vs_full": 0.08,
+         "landing_idle": {**run, "seconds": 0.25, "stages": {k: v for k, v in stages.items() if k != "extracts"}},
+         "landing_idle_vs_full": 0.05}
     r["targets"] = bp._targets(r)
     return r
 
@@ -157,6 +159,7 @@ def test_scaling_and_render(tmp_path: Path):
     assert "| ingest |" in md and "floor" in md and "Scaling exponent" in md
     assert "held the batch 2.0 s after the re-run started (40% of the full run)" in md
     assert "on a second batch of 2 files, 12 new rows + 6 re-delivered rows: 0.4 s = 8% of the full run" in md
+    assert "again with nothing new — its fixed costs, whatever the batch: 0.25 s = 5.0% of the full run" in md
     assert a["targets"] == {"full_run_within_10_min": True, "peak_under_8_gb": True,
                             "incremental_within_10pct": False, "landing_within_10pct": True}
     # the extracts' row has no landing figure: the landing run does not write them
