@@ -39,8 +39,10 @@ previous run (:func:`rules_fingerprint`: codes.yaml, the catalogue's subject fie
 RULES_VERSION, the key) and no code of the previous register entries disappeared, a
 ``valid`` reference stays valid (its code is still in the register, the rest of its
 row comes from its record) and a ``person`` never reads the register: both are kept.
-Only the current records without a reference and the references of any other status
-are classified again, found by a full outer join in DuckDB of each category's current
+Only the current records without a reference and — when the register changed
+(:func:`register_fingerprint`) — the references of any other status are classified again
+(with the same register and rules their outcome would be the same), found by a full
+outer join in DuckDB of each category's current
 record ids with codes.subject_refs, which also finds the references whose record is
 superseded or gone. Rows that differ from the published ones (EXCEPT against
 codes.ref_details) are deleted and inserted in codes.subject_refs, codes.ref_details and
@@ -760,10 +762,14 @@ def _read_todo_slices(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, cat:
             yield frame
 
 
-def _find_changes(con: duckdb.DuckDBPyConnection, categories: list[tuple[Category, set[str]]]) -> bool:
+def _find_changes(con: duckdb.DuckDBPyConnection, categories: list[tuple[Category, set[str]]],
+                  retry: bool = True) -> bool:
     """Set operations in DuckDB against the published codes.subject_refs, into temp tables:
     ``_codes_todo`` (category, row id, record id) — the current records to classify: those
-    without a reference yet and those whose status is not one of KEPT; ``_codes_gone``
+    without a reference yet and, with ``retry``, those whose status is not one of KEPT (the
+    caller retries them only when the register changed: a reference's outcome is a
+    function of its own row, the register's entries and the rules, so with the same
+    register and rules it would come out as it is); ``_codes_gone``
     (category, record id, subject id) — the references whose record is no longer current
     (superseded) or gone, or whose category is no longer read. One full outer join of a
     category's current record ids with its references finds both. False when a record to
@@ -783,7 +789,7 @@ def _find_changes(con: duckdb.DuckDBPyConnection, categories: list[tuple[Categor
             FULL OUTER JOIN (SELECT record_id, subject_id, status, TRUE AS found FROM codes.subject_refs
                              WHERE category = '{cat.id}') AS s
               ON s.record_id = r.record_id
-            WHERE r.rid IS NULL OR s.found IS NULL OR s.status NOT IN ({kept})""")
+            WHERE r.rid IS NULL OR s.found IS NULL{f" OR s.status NOT IN ({kept})" if retry else ""}""")
         con.execute(f"""INSERT INTO _codes_todo SELECT '{cat.id}', rid, raw_id FROM _codes_delta
                         WHERE rid IS NOT NULL""")
         con.execute(f"""INSERT INTO _codes_gone SELECT '{cat.id}', ref_id, subject_id FROM _codes_delta
@@ -1223,7 +1229,7 @@ def resolve_subjects(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, key: 
         _register_frame(con, "_codes_entries", entries)
         if plan.reason is None:
             plan.reason = _register_shrank(con)
-        if plan.reason is None and not _find_changes(con, categories):
+        if plan.reason is None and not _find_changes(con, categories, retry=plan.register_changed):
             plan.reason = "待解析记录的记录编号缺失或重复"
         if plan.reason is not None and not plan.register_changed:
             plan.register_changed = True  # a full run publishes every table

@@ -304,7 +304,11 @@ def test_a_failed_run_leaves_the_published_tables_as_they_were(con, catalogue, m
 
     first = resolve_subjects(con, catalogue, KEY)
     before = _tables(con)
-    con.execute("UPDATE raw.admin_penalty SET uscc = NULL")  # the next run would change the tables
+    # a delivery the next run would classify in several batches (batch_rows 3) and publish
+    con.execute(f"""INSERT INTO raw.admin_penalty
+        SELECT 'new' || i, '某某贸易有限公司' || i, '{ORG}', 'BAD' || i, NULL, NULL, NULL, NULL, NULL,
+               'scjg/20261102/admin_penalty.csv', i, 'scjg', TRUE
+        FROM range(7) t(i)""")
     if fail_in == "classification":
         crash_on_call(monkeypatch, resolve, "_classify", 2)
     else:
@@ -318,4 +322,4 @@ def test_a_failed_run_leaves_the_published_tables_as_they_were(con, catalogue, m
     assert temp == []
     monkeypatch.undo()
     again = resolve_subjects(con, catalogue, KEY)
-    assert again["references"] == first["references"] and again != first
+    assert again["references"] == first["references"] + 7 and again != first
