@@ -257,9 +257,10 @@ def _absolute_data_dir() -> Iterator[None]:
 
 
 def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = False,
-                    vacuum: bool = True) -> tuple[BuildPlan, int]:
+                    vacuum: bool = True) -> tuple[BuildPlan, int, bool]:
     """Decide full or delta (pipelines.warehouse.delta) and record the build as running
-    (``vacuum``: see ``resources.vacuum_in``)."""
+    (``vacuum``: see ``resources.vacuum_in``). Returns the plan, the build id and whether
+    delta builds are switched on (``evaluation.delta.enabled``)."""
     catalogue = load_catalogue()
     enabled, max_share = delta.settings(catalogue)
     refs = [c.id for c in catalogue.categories.values() if c.has_subject and c.subject_ref_fields]
@@ -268,7 +269,7 @@ def plan_evaluation(warehouse: WarehouseResource, as_of: str, *, full: bool = Fa
                                 allow_delta=enabled and not full, ref_categories=refs)
         if full and enabled:
             plan = dataclasses.replace(plan, reason="full build asked for (run config full_build)")
-        return plan, delta.record_start(con, plan)
+        return plan, delta.record_start(con, plan), enabled
 
 
 def _manifest() -> dict:
@@ -286,7 +287,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
                       warehouse: WarehouseResource):
     as_of = resolve_as_of(config.as_of, context.run.tags if context.run else None)
     vacuum = vacuum_in(context)
-    plan, build_id = plan_evaluation(warehouse, as_of, full=config.full_build, vacuum=vacuum)
+    plan, build_id, delta_enabled = plan_evaluation(warehouse, as_of, full=config.full_build, vacuum=vacuum)
     context.log.info(f"dbt build as of {as_of}: {plan.mode} ({plan.reason})")
     ok = False
     try:
@@ -294,7 +295,7 @@ def credit_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, co
         parse = None
         try:
             with _absolute_data_dir():
-                if not plan.is_delta and delta.settings(load_catalogue())[0]:
+                if delta_enabled and not plan.is_delta:
                     parse = start_delta_parse(dbt, plan, state_dir)
                 with delta.dbt_environment(plan):
                     invocation = dbt.cli(delta.dbt_build_args(plan, _manifest()), context=context,

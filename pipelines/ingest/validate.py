@@ -13,37 +13,35 @@ from ..catalogue.schemas import RULE_ORDER, SchemaContext, build_schema, rule_ch
 ROW = "__row"  # 0-based position in the validation frame
 
 
-# (category id, context) -> (the category object, its schema, its rule checks by (field,
-# rule)): the files of one category and batch date share one schema (building it takes
-# longer than validating a small file). Bounded; a reloaded catalogue is not reused.
-# Single dict operations only: safe from the ingest's preparing thread.
-_SCHEMAS: dict[tuple[str, SchemaContext], tuple[Category, Any, dict[tuple[str, str], Any]]] = {}
-_SCHEMAS_MAX = 64
-# (category id, context, fields) -> (the category object, the schema of those fields' columns)
-_SUBSCHEMAS: dict[tuple[str, SchemaContext, tuple[str, ...]], tuple[Category, Any]] = {}
+# (category id, context, None) -> (the category object, (its schema, its rule checks by
+# (field, rule))); (category id, context, fields) -> (the category object, the schema of
+# those fields' columns): the files of one category and batch date share one schema
+# (building it takes longer than validating a small file). Bounded; a reloaded catalogue
+# is not reused. Single dict operations only: safe from the ingest's preparing thread.
+_SCHEMAS: dict[tuple[str, SchemaContext, tuple[str, ...] | None], tuple[Category, Any]] = {}
+_SCHEMAS_MAX = 128
+
+
+def _cached(category: Category, ctx: SchemaContext, fields: tuple[str, ...] | None, build: Any) -> Any:
+    key = (category.id, ctx, fields)
+    hit = _SCHEMAS.get(key)
+    if hit is not None and hit[0] is category:
+        return hit[1]
+    value = build()
+    if len(_SCHEMAS) >= _SCHEMAS_MAX:
+        _SCHEMAS.clear()
+    _SCHEMAS[key] = (category, value)
+    return value
 
 
 def _schema(category: Category, ctx: SchemaContext) -> tuple[Any, dict[tuple[str, str], Any]]:
-    hit = _SCHEMAS.get((category.id, ctx))
-    if hit is not None and hit[0] is category:
-        return hit[1], hit[2]
-    schema = build_schema(category, ctx)
-    checks = {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}
-    if len(_SCHEMAS) >= _SCHEMAS_MAX:
-        _SCHEMAS.clear()
-    _SCHEMAS[(category.id, ctx)] = (category, schema, checks)
-    return schema, checks
+    return _cached(category, ctx, None, lambda: (
+        build_schema(category, ctx), {(rc.field, rc.rule): rc for rc in rule_checks(category, ctx)}))
 
 
-def _subschema(category: Category, ctx: SchemaContext, schema: Any, fields: tuple[str, ...]) -> Any:
-    hit = _SUBSCHEMAS.get((category.id, ctx, fields))
-    if hit is not None and hit[0] is category:
-        return hit[1]
-    sub = schema.select_columns(list(fields))
-    if len(_SUBSCHEMAS) >= _SCHEMAS_MAX:
-        _SUBSCHEMAS.clear()
-    _SUBSCHEMAS[(category.id, ctx, fields)] = (category, sub)
-    return sub
+def _subschema(category: Category, ctx: SchemaContext, fields: tuple[str, ...]) -> Any:
+    """The catalogue schema of ``fields``' columns only."""
+    return _cached(category, ctx, fields, lambda: _schema(category, ctx)[0].select_columns(list(fields)))
 
 
 def failing_fields(frame: pl.DataFrame, checks: dict[tuple[str, str], Any]) -> tuple[str, ...]:
@@ -89,7 +87,7 @@ def failure_cases(frame: pl.DataFrame, category: Category, ctx: SchemaContext) -
         return pl.DataFrame(schema=FAILURES_SCHEMA)
     try:
         with config_context(validation_depth=ValidationDepth.DATA_ONLY):
-            _subschema(category, ctx, schema, fields).validate(frame, lazy=True)
+            _subschema(category, ctx, fields).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         return err.failure_cases.select(pl.col(c).cast(t) for c, t in FAILURES_SCHEMA.items())
     return pl.DataFrame(schema=FAILURES_SCHEMA)

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .incremental import GrainState
 
 log = logging.getLogger(__name__)
+# one state file written at a time, beside the report's other work (rejected_rows_frames)
+_STATE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-state")
 
 DIMENSIONS = ["completeness", "validity", "uniqueness", "timeliness", "consistency"]
 DIMENSION_LABELS = {
@@ -965,6 +967,3 @@ def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], stat
         out[d] = _rejected_csv_frame(part)
     return out
 
-
-# one state file written at a time, beside the report's other work (rejected_rows_frames)
-_STATE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-state")
