@@ -28,6 +28,9 @@ class DbtWarehouse:
     db_path: Path
     builds: list[tuple[str, Any]] = field(default_factory=list)
     past_grades_first: list[tuple] = field(default_factory=list)
+    # a relation the project retired (dbt_project.yml retired_relations), planted in the
+    # warehouse after the first build as an upgraded warehouse would hold it
+    planted_retired: str = ""
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         con = duckdb.connect(str(self.db_path), read_only=False)
@@ -76,6 +79,8 @@ def dbt_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtWarehouse:
             ] or res.exception
             if i == 0:
                 wh.past_grades_first = _grades(db, PAST_AS_OF)
+                wh.planted_retired = "intermediate.int_records_as_of"
+                wh.query(f"create table {wh.planted_retired} as select 1 as record_id")
     finally:
         if previous is None:
             os.environ.pop("CREDIT_DATA_DIR", None)

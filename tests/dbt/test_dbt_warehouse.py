@@ -171,10 +171,18 @@ def test_lookup(dbt_warehouse):
         con.close()
 
 
+def test_retired_relations_are_dropped(dbt_warehouse):
+    """A model the project no longer builds (dbt_project.yml retired_relations) leaves no
+    stale table behind in an upgraded warehouse: the next run drops it."""
+    schema, name = dbt_warehouse.planted_retired.split(".")
+    assert dbt_warehouse.query("select count(*) from information_schema.tables "
+                               "where table_schema = ? and table_name = ?", [schema, name]) == [(0,)]
+
+
 def test_pit_fast_path_equals_window(dbt_warehouse):
-    """int_records_as_of takes the current version directly (pit_versions_current) and the
-    window only for keys with a version delivered after as_of: the same rows as ranking
-    every version of every key (the plain pit_versions rule)."""
+    """int_record_states takes each record's current version directly (pit_versions_current)
+    and the window only for keys with a version delivered after as_of: the same rows as
+    ranking every version of every key (the plain pit_versions rule)."""
     wh = dbt_warehouse
     window = """select record_id from (
                     select v.record_id, v.decided_on, row_number() over (
@@ -182,10 +190,10 @@ def test_pit_fast_path_equals_window(dbt_warehouse):
                         order by v.batch_date desc, v.batch desc, v.source_file desc, v.source_row desc) as rk
                     from intermediate.int_record_versions as v where v.batch_date <= cast(? as date))
                 where rk = 1 and decided_on <= cast(? as date)"""
-    fast = "select record_id from intermediate.int_records_as_of"
+    fast = "select record_id from intermediate.int_record_states"
     assert wh.query(f"select count(*) from ({window} except all {fast})", [AS_OF, AS_OF])[0][0] == 0
     assert wh.query(f"select count(*) from ({fast} except all {window})", [AS_OF, AS_OF])[0][0] == 0
-    assert wh.query("select count(*) from intermediate.int_records_as_of")[0][0] > 100
+    assert wh.query("select count(*) from intermediate.int_record_states")[0][0] > 100
     # the past evaluation (test_point_in_time_reproduces_earlier_grades) took the window
     # path: some records have versions delivered after it
     assert wh.query("select count(*) from intermediate.int_record_versions where batch_date > cast(? as date)",

@@ -12,7 +12,12 @@
 -- categories without a document number (经营异常名录) match every listing of the
 -- subject in that category decided on or before the repair / objection.
 with records as (
-    select * from {{ delta_rows(ref('int_records_as_of')) }} as r
+    -- Point in time: each record as it stood on the evaluation date — the version delivered
+    -- (batch_date) on or before as_of that was current then, and only if decided on or
+    -- before as_of.
+    select {{ as_of_date() }} as as_of, r.*
+    from ({{ pit_versions_current('select * from ' ~ delta_rows(ref('int_record_versions')), key='version_key') }}) as r
+    where r.decided_on <= {{ as_of_date() }}
 ),
 
 repairs as (
