@@ -157,7 +157,9 @@ def _stage_early_validation(context: dg.AssetExecutionContext, data_dir: Path, c
 )
 def ingest_inbox_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     from pipelines.ingest import ingest_inbox
+    from pipelines.ingest.validate import preload
 
+    preload()  # pandera's import overlaps the warehouse's opening
     catalogue = load_catalogue()
     paths = warehouse.paths.ensure()
     warn = float(catalogue.setting("ingest.checks.rejection_rate_warn"))

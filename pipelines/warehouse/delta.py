@@ -263,16 +263,32 @@ def seed_only_tests(manifest: Mapping[str, Any]) -> list[str]:
     )
 
 
+def untested_views(manifest: Mapping[str, Any]) -> list[str]:
+    """The names of the models materialized as views that no data test reads (the staging
+    views), from dbt's ``manifest`` (as JSON). A view is its SQL: the build with the same
+    fingerprint created it as it is, and the raw rows it shows are live."""
+    nodes = manifest.get("nodes", {})
+    tested = {p for n in nodes.values() if n.get("resource_type") == "test"
+              for p in n.get("depends_on", {}).get("nodes", [])}
+    return sorted(
+        n["name"] for uid, n in nodes.items()
+        if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "view"
+        and uid not in tested
+    )
+
+
 def dbt_build_args(plan: BuildPlan, manifest: Mapping[str, Any] | None = None) -> list[str]:
     """``dbt build`` arguments for the plan. A delta build skips the unit tests (they test
     the models' logic on fixed inputs, not the data), the seeds (the parameters in
     catalogs/) and, given the ``manifest``, the data tests of the seeds alone
-    (:func:`seed_only_tests`): all ran in the full build with the same fingerprint, and
+    (:func:`seed_only_tests`) and the views no test reads (:func:`untested_views`: creating
+    them again changes nothing): all ran in the full build with the same fingerprint, and
     every change of code or seed makes the next build full. The tests that join a model
-    to a seed (relationships) read the data and run."""
+    to a seed (relationships) read the data and run, as do the views they read
+    (``credit_records``)."""
     args = ["build"]
     if plan.is_delta:
         args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
-        if manifest is not None and (tests := seed_only_tests(manifest)):
-            args += ["--exclude", " ".join(tests)]  # one value: dagster-dbt re-parses --exclude
+        if manifest is not None and (skip := [*seed_only_tests(manifest), *untested_views(manifest)]):
+            args += ["--exclude", " ".join(skip)]  # one value: dagster-dbt re-parses --exclude
     return args

@@ -70,9 +70,17 @@ def test_first_build_is_full_then_changed_subjects_give_a_delta(con):
                                        "depends_on": {"nodes": ["model.x.a", "seed.x.grades"]}},
         "test.x.singular.3": {"resource_type": "test", "name": "singular", "depends_on": {"nodes": []}},
         "seed.x.grades": {"resource_type": "seed", "name": "grades", "depends_on": {"nodes": []}},
+        # a view no test reads is left out; one a test reads, and a table, are built
+        "model.x.stg_a": {"resource_type": "model", "name": "stg_a", "config": {"materialized": "view"},
+                          "depends_on": {"nodes": []}},
+        "model.x.a": {"resource_type": "model", "name": "a", "config": {"materialized": "view"},
+                      "depends_on": {"nodes": ["model.x.stg_a"]}},
+        "model.x.t": {"resource_type": "model", "name": "t", "config": {"materialized": "table"},
+                      "depends_on": {"nodes": []}},
     }}
     assert delta.seed_only_tests(manifest) == ["not_null_grades_grade", "unique_grades_grade"]
-    assert delta.dbt_build_args(p, manifest)[-2:] == ["--exclude", "not_null_grades_grade unique_grades_grade"]
+    assert delta.untested_views(manifest) == ["stg_a"]
+    assert delta.dbt_build_args(p, manifest)[-2:] == ["--exclude", "not_null_grades_grade unique_grades_grade stg_a"]
     assert delta.dbt_build_args(first, manifest) == ["build"]
 
 

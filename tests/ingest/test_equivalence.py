@@ -253,7 +253,7 @@ def test_validation_finds_what_the_whole_pandera_schema_finds(tmp_path):
     from pipelines.ingest import normalize
     from pipelines.ingest.discover import discover
     from pipelines.ingest.readers import UnreadableFile, read_bytes
-    from pipelines.ingest.validate import failure_cases
+    from pipelines.ingest.validate import _fits, failure_cases
     from pipelines.settings import Paths
 
     catalogue = load_catalogue()
@@ -288,5 +288,25 @@ def test_validation_finds_what_the_whole_pandera_schema_finds(tmp_path):
             broken = frame.with_columns(pl.col(date).cast(pl.String))
             with pytest.raises(RuntimeError, match="does not fit its pandera schema"):
                 failure_cases(broken, f.category, ctx)
+            with pytest.raises(RuntimeError, match="does not fit its pandera schema"):
+                failure_cases(frame.drop(date), f.category, ctx)
+        # a normalised frame has the schema's exact types: pandera's structure pass is skipped
+        assert _fits(frame, build_schema(f.category, ctx)), f.source_file
     assert categories == set(catalogue.categories)
     assert clean and failing
+
+
+def test_preload_imports_pandera_in_the_background():
+    """The ingest asset starts pandera's import before it opens the warehouse; the module
+    itself does not import pandera (a run with nothing to validate never needs it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, threading; from pipelines.ingest import validate; {call}"
+            "[t.join() for t in threading.enumerate() if t.name == 'pandera-import']; "
+            "print('pandera.polars' in sys.modules)")
+    def run(call: str) -> str:
+        return subprocess.run([sys.executable, "-c", code.format(call=call)], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    assert run("") == "False"
+    assert run("validate.preload(); validate.preload(); ") == "True"
