@@ -834,11 +834,17 @@ def _diff_changes(con: duckdb.DuckDBPyConnection, register_changed: bool) -> Non
         SELECT category, record_id FROM _codes_gone
         UNION
         SELECT category, record_id FROM _codes_changed""")
+    # The published rows of the changed references: their row ids found from the two key
+    # columns first, then only those rows read whole (a join reading every column of the
+    # 10M references costs about twice as much; dbt's delta_rows does the same).
+    published = """(SELECT * FROM codes.subject_refs WHERE rowid IN (
+        SELECT s.rowid FROM codes.subject_refs AS s
+        WHERE EXISTS (SELECT 1 FROM _codes_changed AS c WHERE c.category = s.category AND c.record_id = s.record_id)))"""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _codes_pairs AS
         SELECT c.subject_id AS new_id, s.subject_id AS old_id, s.record_id IS NOT NULL AS existed,
                {NARROW_DIFFERS.format(a='c', b='s')} AS differs
         FROM _codes_changed AS c
-        LEFT JOIN codes.subject_refs AS s ON s.category = c.category AND s.record_id = c.record_id""")
+        LEFT JOIN {published} AS s ON s.category = c.category AND s.record_id = c.record_id""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _codes_ref_log AS
         SELECT subject_id FROM _codes_gone
         UNION SELECT new_id FROM _codes_pairs WHERE NOT existed OR differs

@@ -58,7 +58,8 @@ def test_first_build_is_full_then_changed_subjects_give_a_delta(con):
     assert p.dbt_env() == {"CREDIT_DBT_DELTA": "true", "CREDIT_DBT_AS_OF": AS_OF, "CREDIT_DBT_SINCE_GENERATION": "1"}
     assert first.dbt_env()["CREDIT_DBT_DELTA"] == "false"
     assert delta.dbt_build_args(first) == ["build"]
-    assert delta.dbt_build_args(p) == ["build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
+    assert delta.dbt_build_args(p) == ["build", "--no-write-json", "--exclude-resource-type", "unit_test",
+                                       "--exclude-resource-type", "seed"]
     assert "--vars" not in delta.dbt_build_args(first) + delta.dbt_build_args(p)
     # with the manifest, a delta build leaves out the tests of seeds alone, not those reading a model
     manifest = {"nodes": {
