@@ -20,6 +20,8 @@ export CREDIT_DATA_DIR DAGSTER_HOME
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
+# planned events in one batch (pipelines/event_log.py, dagster.yaml)
+export DAGSTER_EVENT_BATCH_SIZE := 1000
 export MARIMO_SKIP_UPDATE_CHECK := 1
 
 UV ?= uv

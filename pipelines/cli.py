@@ -36,6 +36,9 @@ TELEMETRY_OFF = {
     "DAGSTER_DISABLE_TELEMETRY": "1",
     "MARIMO_SKIP_UPDATE_CHECK": "1",
 }
+# Dagster sends the events it plans when a run is created as one batch (written in one
+# transaction per database by pipelines.event_log, configured in dagster.yaml).
+DAGSTER_ENV = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
 AS_OF_ENV = "CREDIT_AS_OF"
 AS_OF_TAG = "credit/as_of"
 PIPELINE_JOB = "credit_pipeline"
@@ -49,7 +52,7 @@ def prepare_environment() -> Paths:
     paths = Paths.from_env()
     os.environ["CREDIT_DATA_DIR"] = str(paths.data_dir)
     _put_env_bin_on_path()
-    for k, v in TELEMETRY_OFF.items():
+    for k, v in {**TELEMETRY_OFF, **DAGSTER_ENV}.items():
         os.environ.setdefault(k, v)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
