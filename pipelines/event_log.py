@@ -61,16 +61,13 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **dict(config_value or {}))
 
     @contextmanager
-    def _index_in_batch(self) -> Iterator[Any]:
+    def index_connection(self) -> Iterator[Any]:  # type: ignore[override]
         conn = getattr(self._batch, "index", None)
-        if conn is not None:  # the batch's transaction on the index
+        if conn is not None:  # inside store_event_batch: its transaction on the index
             yield conn
             return
         with super().index_connection() as conn:
             yield conn
-
-    def index_connection(self) -> Any:
-        return self._index_in_batch()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {e.run_id for e in events}
@@ -80,12 +77,10 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             return
         (run_id,) = run_ids
         inserts = [self.prepare_insert_event(e) for e in events]
-        # store_event's statements, for all the events at once: the run's database ...
-        with self.run_connection(run_id) as conn:
-            for statement in inserts:
-                conn.execute(statement)
-        # ... then the index (asset events with their tags and asset entries; check events
-        # with their execution rows), in one transaction that the calls below share
+        # store_event's statements for all the events at once. The index first (asset
+        # events with their tags and asset entries, check events with their execution
+        # rows), in one transaction the calls below share: if any of it fails, nothing of
+        # the batch is written and Dagster's fallback (event by event) writes each once.
         with super().index_connection() as conn:
             self._batch.index = conn
             try:
@@ -102,3 +97,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                         self.store_asset_check_event(event, event_id)
             finally:
                 self._batch.index = None
+        # ... then the run's own database: plain inserts
+        with self.run_connection(run_id) as conn:
+            for statement in inserts:
+                conn.execute(statement)

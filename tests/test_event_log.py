@@ -101,7 +101,7 @@ def test_planned_events_in_one_batch_leave_what_dagster_writes_one_by_one(tmp_pa
     config = {"event_log_storage": ours["event_log_storage"], "telemetry": {"enabled": False}}
     batched = _run(tmp_path / "batched", config, "1000")
     plain = _run(tmp_path / "plain", {"telemetry": {"enabled": False}}, None)
-    assert batched["storage"] == "CompositeStorage" or "Batching" in batched["storage"] or batched["storage"]
+    assert batched["storage"] == "BatchingSqliteEventLogStorage" and plain["storage"] == "SqliteEventLogStorage"
     # the planned events (2 assets, 2 checks) came as one batch, through this storage
     assert batched["batches"] == [4, 4]
     assert plain["batches"] == []

@@ -966,4 +966,3 @@ def rejected_rows_frames(con, catalogue: Catalogue, departments: list[str], stat
         part = part.sort_values(_REJECTED_ORDER, na_position="last", kind="stable").reset_index(drop=True)
         out[d] = _rejected_csv_frame(part)
     return out
-
