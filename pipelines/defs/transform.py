@@ -125,8 +125,7 @@ def start_delta_parse(dbt: DbtCliResource, plan: BuildPlan, state_dir: Path) -> 
     target = (Path(credit_dbt_project.project_dir) / credit_dbt_project.target_path
               / f"credit_dbt-parse-{uuid.uuid4().hex[:7]}")  # pruned with the builds' folders
     target.mkdir(parents=True, exist_ok=True)
-    if (state_dir / PARSE_STATE).is_file():
-        shutil.copyfile(state_dir / PARSE_STATE, target / PARSE_STATE)
+    _seed_parse_state(target, state_dir)
     with delta.dbt_environment(nxt):  # the environment is the subprocess's from its start
         return dbt.cli(["parse"], raise_on_error=False, target_path=target), target
 
@@ -153,10 +152,15 @@ def invocation_target(dbt: DbtCliResource, context: dg.AssetExecutionContext, st
     (``_get_unique_target_path``) — seeded with the warehouse's kept parse state when there
     is one (dagster-dbt then leaves it be)."""
     target = Path(credit_dbt_project.project_dir) / dbt._get_unique_target_path(context=context)
+    _seed_parse_state(target, state_dir)
+    return target
+
+
+def _seed_parse_state(target: Path, state_dir: Path) -> None:
+    """Copy the warehouse's kept parse state, if there is one, into dbt's ``target``."""
     if (state_dir / PARSE_STATE).is_file():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state_dir / PARSE_STATE, target / PARSE_STATE)
-    return target
 
 
 def _newest_input_mtime() -> float:
