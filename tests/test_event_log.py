@@ -110,3 +110,71 @@ def test_planned_events_in_one_batch_leave_what_dagster_writes_one_by_one(tmp_pa
     assert batched["checks"]["second_small"] == [(True, "FAILED"), (False, "PLANNED")]  # (the run created, not started)
     # the run history sits where Dagster's default storage keeps it
     assert any((tmp_path / "batched" / "history" / "runs").glob("*.db"))
+
+
+def _log_line(run_id: str, i: int):
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    return EventLogEntry(error_info=None, level=logging.INFO, user_message=f"line {i}", run_id=run_id,
+                         timestamp=time.time())
+
+
+def test_a_watcher_like_the_ui_sees_every_event_as_it_is_written(tmp_path):
+    """The UI follows a running run by watching the run's database file: the kept
+    connection's writes must reach that file at once, not when the connection closes."""
+    import threading
+
+    writer = BatchingSqliteEventLogStorage(str(tmp_path))
+    reader = BatchingSqliteEventLogStorage(str(tmp_path))  # (another process, as the UI is)
+    seen: list[str] = []
+    four = threading.Event()
+
+    def callback(entry, cursor):
+        seen.append(entry.user_message)
+        if len(seen) >= 4:
+            four.set()
+
+    try:
+        writer.store_event(_log_line("r1", 1))  # (the run's database exists, as when a run starts)
+        reader.watch("r1", None, callback)
+        for i in (2, 3, 4):
+            writer.store_event(_log_line("r1", i))
+        assert four.wait(timeout=20), seen
+        assert seen == ["line 1", "line 2", "line 3", "line 4"]
+        assert writer._engines, "the writer keeps its connection open"
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_kept_connections_are_few_and_what_they_write_is_there_for_others(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from pipelines import event_log
+
+    storage = BatchingSqliteEventLogStorage(str(tmp_path))
+    plain = SqliteEventLogStorage(str(tmp_path))  # Dagster's own, reading what was written
+    try:
+        runs = [f"run{i}" for i in range(event_log.OPEN_SHARDS + 4)]
+        for n, run_id in enumerate(runs, 1):
+            for i in range(n):
+                storage.store_event(_log_line(run_id, i))
+        assert len(storage._engines) == event_log.OPEN_SHARDS
+        assert [len(plain.get_records_for_run(r).records) for r in runs] == list(range(1, len(runs) + 1))
+        # wipe deletes the runs' files: nothing is written into a deleted file after it
+        storage.wipe()
+        assert set(storage._engines) <= {"index"}
+        storage.store_event(_log_line("run3", 0))
+        assert [e.user_message for e in plain.get_logs_for_run("run3")] == ["line 0"]
+        # a forked process does not use (nor close) its parent's connections
+        before = list(storage._engines.values())
+        monkeypatch.setattr(event_log.os, "getpid", lambda: -1)
+        storage.store_event(_log_line("run0", 99))
+        assert list(storage._engines) == ["run0"] and storage._engines["run0"] not in before
+        assert [e.user_message for e in plain.get_logs_for_run("run0")] == ["line 99"]  # (wiped before)
+    finally:
+        storage.dispose()
+        plain.dispose()

@@ -202,9 +202,14 @@ class Catalogue(_Strict):
         return node
 
 
+# libyaml's parser where PyYAML has it (the wheels do): the same documents, 4x faster
+# (the catalogue is read by every stage's module and step, ~50 ms each in Python)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
     except FileNotFoundError as e:
         raise CatalogueError(f"{path}: file is missing") from e
     except yaml.YAMLError as e:
