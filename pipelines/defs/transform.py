@@ -38,6 +38,7 @@ from packaging.version import Version
 from pipelines.catalogue import load_catalogue
 from pipelines.settings import Paths
 from pipelines.warehouse import DBT_PROJECT_DIR, dbt_input_files, delta
+from pipelines.warehouse.dbt_main import dbt_command
 from pipelines.warehouse.delta import BuildPlan
 
 from .resources import WarehouseResource, vacuum_in
@@ -184,7 +185,12 @@ class CreditDbtCliResource(DbtCliResource):
       ``fetch_column_metadata``; this project uses neither. ``dbt build`` itself runs as
       before, in its own process.
 
-    Both cost 5–12 s a run on 2 cores (docs/performance.md)."""
+    Both cost 5–12 s a run on 2 cores (docs/performance.md). And it runs dbt as
+    ``credit-dbt`` (:mod:`pipelines.warehouse.dbt_main`: dbt's command line, whose process
+    ends without tearing its Python heap down) where that is installed."""
+
+    def __init__(self, project_dir: Any, dbt_executable: str | None = None, **kwargs: Any):
+        super().__init__(project_dir, dbt_executable=dbt_executable or dbt_command(), **kwargs)
 
     @cached_property
     def _cli_version(self) -> Version:

@@ -60,8 +60,9 @@ def neutralise(html: str) -> str:
 
 
 def _dbt() -> str:
-    exe = Path(sys.executable).parent / "dbt"
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
+    from .dbt_main import dbt_command
+
+    return dbt_command()
 
 
 FINGERPRINT_FILE = ".inputs.json"

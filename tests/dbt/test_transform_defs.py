@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dagster as dg
 
 
@@ -181,3 +184,43 @@ def test_a_full_build_prepares_the_parse_state_of_the_delta_build_after_it(tmp_p
 
     shutil.rmtree(started[1], ignore_errors=True)
     assert transform.start_delta_parse(dbt, transform.next_delta_plan(full), state) is None
+
+
+def test_credit_dbt_ends_as_dbt_does(tmp_path):
+    """``credit-dbt`` (dbt's command line whose process skips the heap's teardown, what the
+    resource runs): dbt's exit status and output, and the exit handlers run — the DuckDB
+    connection closed, its write-ahead log checkpointed into the warehouse file."""
+    import subprocess
+
+    import duckdb
+
+    from pipelines.defs.transform import CreditDbtCliResource, credit_dbt_project
+    from pipelines.settings import PROJECT_ROOT
+    from pipelines.warehouse.dbt_main import dbt_command, exit_status
+
+    exe = Path(dbt_command())
+    assert exe.name == "credit-dbt"
+    assert CreditDbtCliResource(project_dir=credit_dbt_project).dbt_executable == str(exe)
+    project = str(PROJECT_ROOT / "dbt_project")
+    env = {**os.environ, "CREDIT_DATA_DIR": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    (tmp_path / "warehouse").mkdir()
+    common = ["--project-dir", project, "--profiles-dir", project, "--target-path", str(tmp_path / "target"),
+              "--log-path", str(tmp_path / "logs")]
+
+    def dbt(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(exe), *args, *common], env=env, capture_output=True, text=True, timeout=300)
+
+    seeded = dbt("seed", "--select", "score_models")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert "Completed successfully" in seeded.stdout
+    db = tmp_path / "warehouse" / "credit.duckdb"
+    assert not db.with_name("credit.duckdb.wal").exists()  # checkpointed when the process ended
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select count(*) from config.score_models").fetchone()[0] >= 1
+    finally:
+        con.close()
+    failed = dbt("run-operation", "no_such_macro")
+    assert failed.returncode == 2 and "no_such_macro" in failed.stdout
+    assert [exit_status(c) for c in (None, 0, 1, 2)] == [0, 0, 1, 2]
+    assert exit_status("a message") == 1
