@@ -170,9 +170,15 @@ def test_kept_connections_are_few_and_what_they_write_is_there_for_others(tmp_pa
         storage.store_event(_log_line("run3", 0))
         assert [e.user_message for e in plain.get_logs_for_run("run3")] == ["line 0"]
         # a forked process does not use (nor close) its parent's connections
+        from sqlalchemy.engine import Engine
+
         before = list(storage._engines.values())
         monkeypatch.setattr(event_log.os, "getpid", lambda: -1)
-        storage.store_event(_log_line("run0", 99))
+        with monkeypatch.context() as m:
+            disposed: list = []
+            m.setattr(Engine, "dispose", lambda engine, close=True: disposed.append(engine))
+            storage.store_event(_log_line("run0", 99))
+        assert before and not [e for e in disposed if any(e is b for b in before)]
         assert list(storage._engines) == ["run0"] and storage._engines["run0"] not in before
         assert [e.user_message for e in plain.get_logs_for_run("run0")] == ["line 99"]  # (wiped before)
     finally:
