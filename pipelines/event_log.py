@@ -69,7 +69,8 @@ def default_base_dir() -> str:
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """:class:`SqliteEventLogStorage` with :meth:`store_event_batch` in one transaction per
-    database for the planned events of a run."""
+    database for the planned events of a run, and every transaction on a kept connection
+    (:meth:`_connect`)."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         # (set first: the parent's __init__ reads the index)

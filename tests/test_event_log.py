@@ -184,3 +184,20 @@ def test_kept_connections_are_few_and_what_they_write_is_there_for_others(tmp_pa
     finally:
         storage.dispose()
         plain.dispose()
+
+
+def test_a_table_found_in_the_index_is_not_looked_up_again(tmp_path, monkeypatch):
+    """Dagster asks whether the index has the checks' table for every asset check event:
+    a yes is remembered (a table once there stays), a no is asked again."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    storage = BatchingSqliteEventLogStorage(str(tmp_path))
+    asked: list[str] = []
+    real = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, t: asked.append(t) or real(self, t))
+    try:
+        assert [storage.has_table("asset_check_executions") for _ in range(3)] == [True] * 3
+        assert [storage.has_table("no_such_table") for _ in range(2)] == [False] * 2
+        assert asked == ["asset_check_executions", "no_such_table", "no_such_table"]
+    finally:
+        storage.dispose()
